@@ -1,0 +1,57 @@
+"""DuckDB, the embedded default engine: one file on disk, no server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from distillguard.engines.base import DatabaseAPI
+
+
+class DuckDBAPI(DatabaseAPI):
+    dialect = "duckdb"
+
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
+        self.path = str(path)
+        self.con = duckdb.connect(self.path, read_only=read_only)
+        # Timestamps are stored as naive UTC; pin the session zone so casts never depend on the host.
+        self.con.execute("SET TimeZone = 'UTC'")
+
+    def _execute(self, sql: str) -> int | None:
+        rel = self.con.execute(sql)
+        rows = rel.fetchall() if rel.description else []
+        if rel.description and rel.description[0][0] == "Count" and rows:
+            return int(rows[0][0])
+        return None
+
+    def _query(self, sql: str) -> pa.Table:
+        return self.con.sql(sql).to_arrow_table()
+
+    def register(self, name: str, data: pa.Table | pa.RecordBatch) -> None:
+        self.con.register(name, data)
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
+    def table_exists(self, name: str) -> bool:
+        found = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchall()
+        return bool(found[0][0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def close(self) -> None:
+        self.con.close()

@@ -1,0 +1,191 @@
+"""Native records (DESIGN §3.1) → rows of `events`, in one SQL statement.
+
+Each record is parsed once (`json_transform` into a struct); required fields are checked in order and the
+first failure becomes the quarantine reason; optional fields of the wrong type are dropped with a warning
+rather than costing the whole request. The statement reads a table `{lines}(line_no, item, line)` and yields
+the `events` columns that come from the record itself plus `reject_reason`.
+"""
+
+from __future__ import annotations
+
+# Plausible request times. Outside this window a timestamp is a bug upstream (epoch seconds where
+# milliseconds are expected, a zeroed clock), not an API request.
+MIN_TS = "2015-01-01"
+MAX_TS = "2100-01-01"
+
+KNOWN_TOP_LEVEL = (
+    "request_id", "timestamp", "account_id", "org_id", "api_key_id", "client_ip", "user_agent",
+    "tls_fingerprint", "model", "endpoint", "request", "response", "status",
+)
+
+_STRUCTURE = """{
+  "request_id": "JSON", "timestamp": "JSON", "account_id": "JSON", "org_id": "JSON", "api_key_id": "JSON",
+  "client_ip": "JSON", "user_agent": "JSON", "tls_fingerprint": "JSON", "model": "JSON", "endpoint": "JSON",
+  "status": "JSON",
+  "request": {"system": "JSON", "messages": [{"role": "VARCHAR", "content": "JSON"}],
+              "tools": [{"name": "VARCHAR", "type": "VARCHAR", "function": {"name": "VARCHAR"}}],
+              "max_tokens": "JSON", "temperature": "JSON", "stream": "JSON", "model": "JSON"},
+  "response": {"text": "VARCHAR", "input_tokens": "JSON", "output_tokens": "JSON", "stop_reason": "JSON",
+               "content": [{"type": "VARCHAR", "text": "VARCHAR"}],
+               "choices": [{"message": {"content": "VARCHAR"}}]}
+}"""
+
+_IMAGE_TYPES = "('image', 'image_url', 'input_image')"
+
+
+def _text_of(expr: str) -> str:
+    """Text of a content value: a string, or the text blocks of a content-block list joined by newlines."""
+    return (
+        f"CASE json_type({expr}) WHEN 'VARCHAR' THEN {expr}->>'$' "
+        f"WHEN 'ARRAY' THEN array_to_string({expr}->>'$[*].text', chr(10)) END"
+    )
+
+
+def _opt(field: str, sql_type: str, json_types: str) -> tuple[str, str]:
+    """(value expression, warning expression) for an optional scalar of the given JSON types."""
+    ok = f"json_type(r.{field}) IN {json_types}"
+    value = f"CASE WHEN {ok} THEN CAST(r.{field}->>'$' AS {sql_type}) END"
+    warning = f"CASE WHEN r.{field} IS NOT NULL AND json_type(r.{field}) <> 'NULL' AND NOT ({ok}) " \
+              f"THEN '{field}: expected {sql_type.lower()}, got ' || lower(json_type(r.{field})) END"
+    return value, warning
+
+
+_STR = "('VARCHAR', 'UBIGINT', 'BIGINT')"
+_INT = "('UBIGINT', 'BIGINT')"
+_NUM = "('UBIGINT', 'BIGINT', 'DOUBLE')"
+_BOOL = "('BOOLEAN')"
+
+_OPTIONAL = {
+    "org_id": ("org_id", "VARCHAR", _STR),
+    "api_key_id": ("api_key_id", "VARCHAR", _STR),
+    "client_ip": ("client_ip", "VARCHAR", "('VARCHAR')"),
+    "user_agent": ("user_agent", "VARCHAR", "('VARCHAR')"),
+    "tls_fingerprint": ("tls_fingerprint", "VARCHAR", "('VARCHAR')"),
+    "endpoint": ("endpoint", "VARCHAR", "('VARCHAR')"),
+    "status": ("status", "INTEGER", _INT),
+    "max_tokens": ("request.max_tokens", "BIGINT", _INT),
+    "temperature": ("request.temperature", "DOUBLE", _NUM),
+    "stream": ("request.stream", "BOOLEAN", _BOOL),
+    "input_tokens": ("response.input_tokens", "BIGINT", _INT),
+    "output_tokens": ("response.output_tokens", "BIGINT", _INT),
+    "stop_reason": ("response.stop_reason", "VARCHAR", "('VARCHAR')"),
+}
+
+
+def _required_id(name: str) -> str:
+    return (
+        f"WHEN r.{name} IS NULL OR json_type(r.{name}) = 'NULL' THEN 'missing field: {name}' "
+        f"WHEN json_type(r.{name}) NOT IN {_STR} THEN "
+        f"'wrong type: {name} must be a string or integer, got ' || lower(json_type(r.{name})) "
+        f"WHEN trim(r.{name}->>'$') = '' THEN 'missing field: {name} is empty' "
+    )
+
+
+def normalise_sql(lines: str, dialect: str | None = None) -> str:
+    """The statement turning `lines` into event columns + `reject_reason` (NULL for a good record).
+
+    `dialect` pins the request body dialect ('anthropic' or 'openai'); None infers it per record.
+    """
+    optional_values = ",\n    ".join(f"{_opt(path, t, j)[0]} AS {col}" for col, (path, t, j) in _OPTIONAL.items())
+    optional_warnings = ", ".join(_opt(path, t, j)[1] for path, t, j in _OPTIONAL.values())
+    known = ", ".join(f"'{k}'" for k in KNOWN_TOP_LEVEL)
+    body_dialect = f"'{dialect}'" if dialect else (
+        "CASE WHEN list_has_any(list_transform(msgs, lambda m: m.role), ['system', 'developer', 'tool']) "
+        "OR len(list_filter(tool_list, lambda t: t.function IS NOT NULL)) > 0 THEN 'openai' "
+        "WHEN r.request.system IS NOT NULL "
+        "OR len(list_filter(tool_list, lambda t: t.name IS NOT NULL)) > 0 THEN 'anthropic' "
+        "ELSE 'unknown' END"
+    )
+    return f"""
+WITH parsed AS (
+  SELECT line_no, item, line,
+         json_valid(line) AS valid,
+         CASE WHEN json_valid(line) THEN json_type(line) END AS jtype
+  FROM {lines}
+), typed AS (
+  SELECT line_no, item, line, valid, jtype,
+         CASE WHEN jtype = 'OBJECT' THEN json_transform(line, '{_STRUCTURE}') END AS r
+  FROM parsed
+), checked AS (
+  SELECT *,
+    CASE WHEN r.timestamp IS NULL THEN NULL
+         WHEN json_type(r.timestamp) = 'VARCHAR'
+              THEN try_cast(try_cast(r.timestamp->>'$' AS TIMESTAMPTZ) AS TIMESTAMP)
+         WHEN json_type(r.timestamp) IN {_INT}
+              THEN try_cast(make_timestamp(CAST(r.timestamp->>'$' AS BIGINT) * 1000) AS TIMESTAMP)
+    END AS ts,
+    r.request.messages AS msgs,
+    r.request.tools AS tool_list,
+    CASE WHEN jtype = 'OBJECT' THEN json_keys(line) END AS top_keys
+  FROM typed
+), judged AS (
+  SELECT *,
+    CASE
+      WHEN NOT valid THEN 'invalid JSON'
+      WHEN jtype <> 'OBJECT' THEN 'not an object: the record is a JSON ' || lower(jtype)
+      {_required_id('request_id')}
+      {_required_id('account_id')}
+      WHEN r.timestamp IS NULL OR json_type(r.timestamp) = 'NULL' THEN 'missing field: timestamp'
+      WHEN json_type(r.timestamp) NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT')
+           THEN 'wrong type: timestamp must be an RFC 3339 string or epoch milliseconds, got '
+                || lower(json_type(r.timestamp))
+      WHEN ts IS NULL THEN 'bad timestamp: ' || left(r.timestamp, 60) || ' is not a valid RFC 3339 time'
+      WHEN ts < TIMESTAMP '{MIN_TS}' OR ts >= TIMESTAMP '{MAX_TS}' THEN
+           'bad timestamp: ' || left(r.timestamp, 60) || ' is outside {MIN_TS}..{MAX_TS}'
+           || CASE WHEN json_type(r.timestamp) <> 'VARCHAR' AND ts < TIMESTAMP '1971-01-01'
+                   THEN ' (epoch seconds given where milliseconds are expected?)' ELSE '' END
+      WHEN r.request IS NULL THEN 'missing field: request'
+      WHEN json_type(line, '$.request') <> 'OBJECT' THEN 'wrong type: request must be an object'
+      WHEN msgs IS NULL THEN 'wrong type: request.messages must be a list'
+    END AS reject_reason
+  FROM checked
+), texts AS (
+  SELECT *,
+    list_transform(msgs, lambda m: struct_pack(
+        role := m.role,
+        text := {_text_of('m.content')},
+        images := CASE WHEN json_type(m.content) = 'ARRAY'
+                       THEN len(list_filter(m.content->>'$[*].type', lambda t: t IN {_IMAGE_TYPES})) ELSE 0 END,
+        tool_results := CASE WHEN m.role = 'tool' THEN 1
+                             WHEN json_type(m.content) = 'ARRAY'
+                             THEN len(list_filter(m.content->>'$[*].type', lambda t: t = 'tool_result'))
+                             ELSE 0 END)) AS mt
+  FROM judged
+), user_texts AS (
+  SELECT *, list_filter(list_transform(mt, lambda m: CASE WHEN m.role = 'user' THEN m.text END),
+                        lambda t: t IS NOT NULL AND t <> '') AS ut
+  FROM texts
+)
+SELECT
+    line_no, item, reject_reason,
+    r.request_id->>'$' AS request_id,
+    ts,
+    r.account_id->>'$' AS account_id,
+    {optional_values},
+    coalesce(CASE WHEN json_type(r.model) = 'VARCHAR' THEN r.model->>'$' END,
+             CASE WHEN json_type(r.request.model) = 'VARCHAR' THEN r.request.model->>'$' END) AS model,
+    {body_dialect} AS body_dialect,
+    nullif(concat_ws(chr(10),
+        {_text_of('r.request.system')},
+        nullif(array_to_string(list_transform(list_filter(mt, lambda m: m.role IN ('system', 'developer')),
+                                              lambda m: m.text), chr(10)), '')), '') AS system_prompt,
+    ut[1] AS first_user_message,
+    ut[-1] AS last_user_message,
+    CAST(len(msgs) AS INTEGER) AS message_count,
+    CAST(len(ut) AS INTEGER) AS user_turns,
+    list_filter(list_transform(tool_list, lambda t: coalesce(t.name, t.function.name)),
+                lambda n: n IS NOT NULL) AS tool_names,
+    CAST(list_sum(list_transform(mt, lambda m: m.tool_results)) AS INTEGER) AS tool_result_count,
+    CAST(list_sum(list_transform(mt, lambda m: m.images)) AS INTEGER) AS image_count,
+    CAST(length(coalesce(r.response.text,
+        array_to_string(list_transform(r.response.content, lambda b: b.text), ''),
+        r.response.choices[1].message.content)) AS BIGINT) AS response_chars,
+    CASE WHEN len(list_filter(top_keys, lambda k: k NOT IN ({known}))) > 0 THEN
+        CAST(to_json(map_from_entries(list_transform(
+            list_filter(top_keys, lambda k: k NOT IN ({known})),
+            lambda k: struct_pack(k := k, v := json_extract(line, '$."' || replace(k, '"', '\\"') || '"')))))
+        AS VARCHAR)
+    END AS extra,
+    list_filter([{optional_warnings}], lambda w: w IS NOT NULL) AS warnings
+FROM user_texts
+"""

@@ -1,0 +1,255 @@
+"""Ingest: log files → `events` (and accounts files → `accounts`), bad lines → `quarantine`.
+
+Per batch of lines, in one transaction: normalise with SQL, quarantine what was rejected, classify addresses
+and user agents not seen before, and insert events whose `request_id` is not stored yet. A batch is all or
+nothing, so a run killed at any point and run again ends with exactly the rows of one clean run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from distillguard.engines.base import DatabaseAPI, sql_literal
+from distillguard.formats.accounts_sql import accounts_sql
+from distillguard.formats.native_sql import normalise_sql
+from distillguard.formats.readers import read_native_lines
+from distillguard.formats.registry import NATIVE_FORMATS, detect_format
+from distillguard.store.enrich import enrich_new_addresses
+from distillguard.store.schema import create_tables
+
+# Told (file, bytes of the file consumed since the last call) as a file is read.
+ProgressCallback = Callable[[Path, int], None]
+
+
+@dataclass
+class FileSummary:
+    path: str
+    format: str
+    lines_read: int = 0
+    events_added: int = 0
+    duplicates_skipped: int = 0
+    quarantined: int = 0
+    accounts_upserted: int = 0
+    note: str | None = None
+
+
+@dataclass
+class IngestSummary:
+    run_id: str
+    files: list[FileSummary] = field(default_factory=list)
+    quarantine_reasons: Counter[str] = field(default_factory=Counter)
+
+    def total(self, name: str) -> int:
+        return sum(getattr(f, name) for f in self.files)
+
+    @property
+    def nothing_read(self) -> bool:
+        """True when no line of any file became an event or an account."""
+        return self.total("events_added") + self.total("duplicates_skipped") + self.total("accounts_upserted") == 0
+
+    def to_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            **{k: self.total(k) for k in ("lines_read", "events_added", "duplicates_skipped", "quarantined",
+                                          "accounts_upserted")},
+            "quarantine_reasons": dict(self.quarantine_reasons.most_common()),
+            "files": [f.__dict__ for f in self.files],
+        }
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files named, plus every non-hidden file under directories named, in a stable order."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and not any(
+                part.startswith(".") for part in f.relative_to(p).parts)))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"no such file or directory: {p}")
+    return out
+
+
+def ingest(
+    db: DatabaseAPI,
+    paths: Iterable[Path],
+    *,
+    fmt: str = "auto",
+    accounts: Iterable[Path] = (),
+    max_line_bytes: int = 16 << 20,
+    progress: ProgressCallback | None = None,
+) -> IngestSummary:
+    """Ingest log files and accounts files into the store behind `db`; see the module docstring."""
+    create_tables(db)
+    log_files, account_files = expand_paths(paths), expand_paths(accounts)
+    summary = IngestSummary(run_id=datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8])
+    _start_run(db, summary.run_id, [*log_files, *account_files])
+    try:
+        for path in account_files:
+            summary.files.append(_ingest_accounts(db, path, summary, max_line_bytes, progress))
+        for path in log_files:
+            summary.files.append(_ingest_events(db, path, fmt, summary, max_line_bytes, progress))
+    except BaseException as e:
+        _finish_run(db, summary, "failed", f"{type(e).__name__}: {e}")
+        raise
+    _finish_run(db, summary, "done", None)
+    return summary
+
+
+def _ingest_events(
+    db: DatabaseAPI, path: Path, fmt: str, summary: IngestSummary, max_line_bytes: int,
+    progress: ProgressCallback | None,
+) -> FileSummary:
+    concrete = detect_format(path) if fmt == "auto" else fmt
+    fs = FileSummary(path=str(path.resolve()), format=concrete)
+    if path.stat().st_size == 0:
+        fs.note = "empty file"
+        return fs
+    dialect = concrete if concrete in ("openai", "anthropic") else None
+    source = sql_literal(fs.path)
+    for batch in _batches(path, concrete, max_line_bytes, progress):
+        fs.lines_read += _count_lines(batch)
+        db.register("batch_lines", pa.Table.from_batches(_split_for_threads(batch)))
+        db.execute(
+            "CREATE OR REPLACE TEMP TABLE staged AS "
+            + normalise_sql("(SELECT * FROM batch_lines WHERE reject_reason IS NULL)", dialect)
+        )
+        with db.transaction():
+            fs.quarantined += _quarantine(db, source, concrete, summary)
+            enrich_new_addresses(db, "staged")
+            candidates = db.scalar("SELECT count(*) FROM staged WHERE reject_reason IS NULL") or 0
+            added = db.execute(_INSERT_EVENTS.format(
+                source=source, fmt=sql_literal(concrete), run=sql_literal(summary.run_id))) or 0
+        fs.events_added += added
+        fs.duplicates_skipped += int(candidates) - added
+        db.unregister("batch_lines")
+    db.execute("DROP TABLE IF EXISTS staged")
+    return fs
+
+
+_INSERT_EVENTS = """
+INSERT INTO events BY NAME
+SELECT s.* EXCLUDE (line_no, item, reject_reason), s.line_no AS source_line,
+       ip.ip_version, ip.ip_prefix, ip.ip_class, ip.ip_provider, ua.ua_family, ua.ua_sdk,
+       {fmt} AS source_format, {source} AS source_file, {run} AS ingest_run_id
+FROM (SELECT * FROM staged WHERE reject_reason IS NULL
+      QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY line_no, item) = 1) s
+LEFT JOIN ip_info ip ON ip.client_ip = s.client_ip
+LEFT JOIN ua_info ua ON ua.user_agent = s.user_agent
+WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.request_id = s.request_id)
+"""
+
+
+def _ingest_accounts(
+    db: DatabaseAPI, path: Path, summary: IngestSummary, max_line_bytes: int, progress: ProgressCallback | None
+) -> FileSummary:
+    fs = FileSummary(path=str(path.resolve()), format="accounts")
+    if path.stat().st_size == 0:
+        fs.note = "empty file"
+        return fs
+    source = sql_literal(fs.path)
+    for batch in _batches(path, "native", max_line_bytes, progress):
+        fs.lines_read += _count_lines(batch)
+        db.register("batch_lines", pa.Table.from_batches([batch]))
+        db.execute(
+            "CREATE OR REPLACE TEMP TABLE staged AS "
+            "SELECT *, 0 AS item FROM (" + accounts_sql("(SELECT * FROM batch_lines WHERE reject_reason IS NULL)")
+            + ")"
+        )
+        with db.transaction():
+            fs.quarantined += _quarantine(db, source, "accounts", summary)
+            db.execute("""
+                CREATE OR REPLACE TEMP TABLE staged_accounts AS
+                SELECT * EXCLUDE (line_no, item, reject_reason), line_no AS source_line FROM staged
+                WHERE reject_reason IS NULL
+                QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY line_no DESC) = 1""")
+            db.execute("DELETE FROM accounts WHERE account_id IN (SELECT account_id FROM staged_accounts)")
+            fs.accounts_upserted += db.execute(
+                f"INSERT INTO accounts BY NAME SELECT *, {source} AS source_file, "
+                f"{sql_literal(summary.run_id)} AS ingest_run_id FROM staged_accounts") or 0
+        db.unregister("batch_lines")
+    db.execute("DROP TABLE IF EXISTS staged; DROP TABLE IF EXISTS staged_accounts")
+    return fs
+
+
+def _batches(path: Path, fmt: str, max_line_bytes: int, progress: ProgressCallback | None) -> Iterator[pa.RecordBatch]:
+    on_read = (lambda n: progress(path, n)) if progress else None
+    yield from read_native_lines(path, fmt if fmt not in NATIVE_FORMATS else "native",
+                                 max_line_bytes=max_line_bytes, on_read=on_read)
+
+
+def _count_lines(batch: pa.RecordBatch) -> int:
+    """Input lines in a batch (a line holding several requests counts once)."""
+    return len(pc.unique(batch.column("line_no")))
+
+
+def _split_for_threads(batch: pa.RecordBatch, rows: int = 4096) -> list[pa.RecordBatch]:
+    """Small record batches let the engine scan one batch per thread instead of one batch on one thread."""
+    return [batch.slice(i, rows) for i in range(0, batch.num_rows, rows)] or [batch]
+
+
+def _quarantine(db: DatabaseAPI, source: str, fmt: str, summary: IngestSummary) -> int:
+    """Move rejected rows of `staged` and `batch_lines` into `quarantine`, with detailed reasons."""
+    rejected = db.query("""
+        SELECT b.line_no, b.item, coalesce(b.reject_reason, s.reject_reason) AS reason,
+               coalesce(b.raw, left(b.line, 65536)::BLOB) AS raw, b.raw_bytes
+        FROM batch_lines b LEFT JOIN staged s ON s.line_no = b.line_no AND s.item = b.item
+        WHERE b.reject_reason IS NOT NULL OR s.reject_reason IS NOT NULL""")
+    if rejected.num_rows == 0:
+        return 0
+    reasons = [_explain_invalid_json(raw) if reason == "invalid JSON" else reason
+               for reason, raw in zip(rejected.column("reason").to_pylist(), rejected.column("raw").to_pylist(),
+                                      strict=True)]
+    rejected = rejected.set_column(2, "reason", pa.array(reasons, pa.string()))
+    db.register("rejected", rejected)
+    db.execute(f"""
+        INSERT INTO quarantine BY NAME
+        SELECT {source} AS source_file, line_no, item, reason, raw, raw_bytes,
+               {sql_literal(fmt)} AS source_format, {sql_literal(summary.run_id)} AS ingest_run_id
+        FROM rejected r
+        WHERE NOT EXISTS (SELECT 1 FROM quarantine q
+                          WHERE q.source_file = {source} AND q.line_no = r.line_no AND q.item = r.item)""")
+    db.unregister("rejected")
+    summary.quarantine_reasons.update(_reason_kind(r) for r in reasons)
+    return rejected.num_rows
+
+
+def _explain_invalid_json(raw: bytes | None) -> str:
+    try:
+        orjson.loads(raw or b"")
+    except orjson.JSONDecodeError as e:
+        return f"invalid JSON: {e}"
+    return "invalid JSON"
+
+
+def _reason_kind(reason: str) -> str:
+    """The kind of a reason ('bad timestamp', 'invalid JSON'): reasons read `kind: detail`."""
+    return reason.split(":", 1)[0]
+
+
+def _start_run(db: DatabaseAPI, run_id: str, paths: list[Path]) -> None:
+    db.execute("UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running'")
+    listed = ", ".join(sql_literal(str(p.resolve())) for p in paths)
+    db.execute(f"""INSERT INTO ingest_runs (run_id, started_at, status, paths)
+                   VALUES ({sql_literal(run_id)}, now()::TIMESTAMP, 'running', [{listed}]::VARCHAR[])""")
+
+
+def _finish_run(db: DatabaseAPI, s: IngestSummary, status: str, error: str | None) -> None:
+    formats = ", ".join(sql_literal(f) for f in sorted({f.format for f in s.files}))
+    db.execute(f"""
+        UPDATE ingest_runs SET finished_at = now()::TIMESTAMP, status = {sql_literal(status)},
+            formats = [{formats}]::VARCHAR[], lines_read = {s.total('lines_read')},
+            events_added = {s.total('events_added')}, duplicates_skipped = {s.total('duplicates_skipped')},
+            quarantined = {s.total('quarantined')}, accounts_upserted = {s.total('accounts_upserted')},
+            error = {sql_literal(error) if error else 'NULL'}
+        WHERE run_id = {sql_literal(s.run_id)}""")
