@@ -58,8 +58,14 @@ def ingest_cmd(
 def _run_ingest(
     db: Path, paths: list[Path], accounts: list[Path], fmt: str, max_line_bytes: int, total_bytes: int
 ) -> IngestSummary:
-    columns = (TextColumn("[bold]ingest"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-               TimeRemainingColumn(), TextColumn("{task.description}"))
+    columns = (
+        TextColumn("[bold]ingest"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+    )
     with Progress(*columns, console=console, transient=True) as bar, DuckDBAPI(db) as store:
         task = bar.add_task("", total=total_bytes or None)
 
@@ -67,8 +73,7 @@ def _run_ingest(
             bar.update(task, advance=n, description=path.name)
 
         try:
-            return ingest(store, paths, fmt=fmt, accounts=accounts, max_line_bytes=max_line_bytes,
-                          progress=progress)
+            return ingest(store, paths, fmt=fmt, accounts=accounts, max_line_bytes=max_line_bytes, progress=progress)
         except OSError as e:
             fail(f"cannot read input: {e}")
             raise  # unreachable: fail() exits
@@ -79,8 +84,16 @@ def _print_summary(s: IngestSummary) -> None:
     for col in ("file", "format", "lines", "added", "dups", "bad", "accounts", "note"):
         table.add_column(col, justify="right" if col not in ("file", "format", "note") else "left")
     for f in s.files:
-        table.add_row(Path(f.path).name, f.format, f"{f.lines_read:,}", f"{f.events_added:,}",
-                      f"{f.duplicates_skipped:,}", f"{f.quarantined:,}", f"{f.accounts_upserted:,}", f.note or "")
+        table.add_row(
+            Path(f.path).name,
+            f.format,
+            f"{f.lines_read:,}",
+            f"{f.events_added:,}",
+            f"{f.duplicates_skipped:,}",
+            f"{f.quarantined:,}",
+            f"{f.accounts_upserted:,}",
+            f.note or "",
+        )
     console.print(table)
     if s.quarantine_reasons:
         reasons = ", ".join(f"{k} ×{v:,}" for k, v in s.quarantine_reasons.most_common())
@@ -112,8 +125,11 @@ def stats_cmd(
     out.print(t)
     span = stats["events_span"]
     out.print(f"events from {span['first']} to {span['last']}, {span['accounts']:,} accounts")
-    for title, key in (("formats", "formats"), ("quarantine reasons", "quarantine_reasons"),
-                       ("address classes", "ip_classes")):
+    for title, key in (
+        ("formats", "formats"),
+        ("quarantine reasons", "quarantine_reasons"),
+        ("address classes", "ip_classes"),
+    ):
         if stats[key]:
             t = Table(title=title, title_justify="left")
             for col in stats[key][0]:

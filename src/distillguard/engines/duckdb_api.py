@@ -15,9 +15,11 @@ from distillguard.engines.base import DatabaseAPI
 class DuckDBAPI(DatabaseAPI):
     dialect = "duckdb"
 
-    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False, memory_limit: str = "1500MB") -> None:
         self.path = str(path)
-        self.con = duckdb.connect(self.path, read_only=read_only)
+        # A bounded buffer pool keeps peak memory flat on any input size; DuckDB spills beyond it.
+        self.con = duckdb.connect(self.path, read_only=read_only, config={"memory_limit": memory_limit})
+        self.con.execute("SET enable_progress_bar = false")  # our own progress bars own the terminal
         # Timestamps are stored as naive UTC; pin the session zone so casts never depend on the host.
         self.con.execute("SET TimeZone = 'UTC'")
 

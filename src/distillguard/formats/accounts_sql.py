@@ -19,8 +19,11 @@ def accounts_sql(lines: str) -> str:
     types = ", ".join(f"'{t}'" for t in ACCOUNT_TYPES)
     known = ", ".join(f"'{k}'" for k in KNOWN)
     warnings = [
-        *(f"CASE WHEN json_type(r.{f}) NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT', 'NULL') "
-          f"THEN '{f}: expected string, got ' || lower(json_type(r.{f})) END" for f in _STRING_FIELDS),
+        *(
+            f"CASE WHEN json_type(r.{f}) NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT', 'NULL') "
+            f"THEN '{f}: expected string, got ' || lower(json_type(r.{f})) END"
+            for f in _STRING_FIELDS
+        ),
         "CASE WHEN r.created_at IS NOT NULL AND json_type(r.created_at) <> 'NULL' AND created IS NULL "
         "THEN 'created_at: not a valid time' END",
         "CASE WHEN json_type(r.verified) NOT IN ('BOOLEAN', 'NULL') THEN 'verified: expected boolean, got ' "
@@ -50,7 +53,7 @@ SELECT line_no,
   CASE
     WHEN NOT valid THEN 'invalid JSON'
     WHEN jtype <> 'OBJECT' THEN 'not an object: the record is a JSON ' || lower(jtype)
-    {_required_id('account_id')}
+    {_required_id("account_id")}
   END AS reject_reason,
   r.account_id->>'$' AS account_id,
   CASE WHEN created < TIMESTAMP '{MAX_TS}' THEN created END AS created_at,

@@ -60,7 +60,8 @@ def open_binary(path: Path, on_read: Callable[[int], None] | None = None) -> Bin
     kind = compression_of(path)
     raw: BinaryIO = (
         io.BufferedReader(_CountingReader(path, on_read), buffer_size=1 << 20)  # type: ignore[assignment]
-        if on_read else open(path, "rb")  # noqa: SIM115 - closed with the returned stream
+        if on_read
+        else open(path, "rb")  # noqa: SIM115 - closed with the returned stream
     )
     if kind == "gzip":
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]

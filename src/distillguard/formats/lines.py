@@ -39,32 +39,39 @@ class _Oversized:
 def iter_line_batches(
     stream: BinaryIO, *, chunk_bytes: int = 8 << 20, max_line_bytes: int = 16 << 20
 ) -> Iterator[pa.RecordBatch]:
-    """Yield `LINE_SCHEMA` batches covering every non-empty line of `stream`, numbered from 1."""
+    """Yield `LINE_SCHEMA` batches covering every non-empty line of `stream`, numbered from 1.
+
+    Each chunk is read into a fresh buffer that the yielded batch points into, so a byte is copied once (by
+    the read) however long the file.
+    """
     carry = b""
     line_no = 0
     oversized: _Oversized | None = None
     while True:
-        chunk = stream.read(chunk_bytes)
-        if not chunk:
+        buf = bytearray(len(carry) + chunk_bytes)
+        buf[: len(carry)] = carry
+        n = stream.readinto(memoryview(buf)[len(carry) :])
+        if not n:
             break
+        view = memoryview(buf)[: len(carry) + n]
         if oversized is not None:
-            cut = chunk.find(b"\n")
+            cut = bytes(view[: min(len(view), chunk_bytes)]).find(b"\n")
             if cut < 0:
-                oversized.size += len(chunk)
+                oversized.size += n
+                carry = b""
                 continue
             oversized.size += cut
             yield _oversized_batch(oversized, max_line_bytes)
             oversized = None
-            chunk = chunk[cut + 1 :]
-        buf = carry + chunk if carry else chunk
-        last_nl = buf.rfind(b"\n")
+            view = view[cut + 1 :]
+        last_nl = _rfind_newline(view)
         if last_nl < 0:
-            carry = buf
+            carry = bytes(view)
         else:
-            batch, line_no = _split(buf[: last_nl + 1], line_no, max_line_bytes)
+            batch, line_no = _split(view[: last_nl + 1], line_no, max_line_bytes)
             if batch.num_rows:
                 yield batch
-            carry = buf[last_nl + 1 :]
+            carry = bytes(view[last_nl + 1 :])
         if len(carry) > max_line_bytes:
             line_no += 1
             oversized = _Oversized(line_no, carry[:RAW_PREFIX_BYTES], len(carry))
@@ -72,9 +79,23 @@ def iter_line_batches(
     if oversized is not None:
         yield _oversized_batch(oversized, max_line_bytes)
     elif carry:
-        batch, line_no = _split(carry + b"\n", line_no, max_line_bytes)
+        batch, line_no = _split(memoryview(carry + b"\n"), line_no, max_line_bytes)
         if batch.num_rows:
             yield batch
+
+
+def _rfind_newline(view: memoryview) -> int:
+    arr = np.frombuffer(view, dtype=np.uint8)
+    # Search backwards in steps: the last newline is almost always near the end.
+    step = 1 << 16
+    end = len(arr)
+    while end > 0:
+        start = max(0, end - step)
+        hits = np.flatnonzero(arr[start:end] == NEWLINE)
+        if len(hits):
+            return start + int(hits[-1])
+        end = start
+    return -1
 
 
 def _oversized_batch(o: _Oversized, limit: int) -> pa.RecordBatch:
@@ -85,7 +106,7 @@ def _oversized_batch(o: _Oversized, limit: int) -> pa.RecordBatch:
     )
 
 
-def _split(block: bytes, first_line_no: int, max_line_bytes: int) -> tuple[pa.RecordBatch, int]:
+def _split(block: memoryview, first_line_no: int, max_line_bytes: int) -> tuple[pa.RecordBatch, int]:
     """Lines of `block` (which ends with a newline) as one batch; blank lines are dropped but numbered.
 
     The string array points straight into `block` (each value keeps its trailing newline, which JSON parsers
@@ -114,7 +135,7 @@ def _split(block: bytes, first_line_no: int, max_line_bytes: int) -> tuple[pa.Re
                 "line": None,
                 "reject_reason": f"line too long: {int(ln):,} bytes, over the {max_line_bytes:,}-byte limit "
                 "(--max-line-bytes)",
-                "raw": block[int(s) : int(s) + RAW_PREFIX_BYTES],
+                "raw": bytes(block[int(s) : int(s) + RAW_PREFIX_BYTES]),
                 "raw_bytes": int(ln),
             }
             for n, s, ln in zip(numbers[too_long], offsets[:-1][too_long], lengths[too_long], strict=True)
@@ -125,14 +146,14 @@ def _split(block: bytes, first_line_no: int, max_line_bytes: int) -> tuple[pa.Re
 
 
 def _with_utf8_rejects(
-    strings: pa.LargeStringArray, numbers: np.ndarray, block: bytes, starts: np.ndarray, lengths: np.ndarray
+    strings: pa.LargeStringArray, numbers: np.ndarray, block: memoryview, starts: np.ndarray, lengths: np.ndarray
 ) -> pa.RecordBatch:
     n = len(strings)
     try:
         strings.validate(full=True)
         bad = np.zeros(n, dtype=bool)
     except pa.ArrowInvalid:
-        bad = np.array([not _is_utf8(block[s : s + ln]) for s, ln in zip(starts, lengths, strict=True)])
+        bad = np.array([not _is_utf8(bytes(block[s : s + ln])) for s, ln in zip(starts, lengths, strict=True)])
     if not bad.any():
         return pa.RecordBatch.from_arrays(
             [
@@ -144,14 +165,24 @@ def _with_utf8_rejects(
             ],
             schema=LINE_SCHEMA,
         )
-    lines = [None if b else block[s : s + ln].decode("utf-8") for b, s, ln in zip(bad, starts, lengths, strict=True)]
-    reasons = [_utf8_reason(block[s : s + ln]) if b else None for b, s, ln in zip(bad, starts, lengths, strict=True)]
+    lines = [
+        None if b else bytes(block[s : s + ln]).decode("utf-8") for b, s, ln in zip(bad, starts, lengths, strict=True)
+    ]
+    reasons = [
+        _utf8_reason(bytes(block[s : s + ln])) if b else None for b, s, ln in zip(bad, starts, lengths, strict=True)
+    ]
     raws = [
-        block[s : s + min(ln, RAW_PREFIX_BYTES)] if b else None for b, s, ln in zip(bad, starts, lengths, strict=True)
+        bytes(block[s : s + min(ln, RAW_PREFIX_BYTES)]) if b else None
+        for b, s, ln in zip(bad, starts, lengths, strict=True)
     ]
     return pa.RecordBatch.from_arrays(
-        [pa.array(numbers), pa.array(lines, pa.string()), pa.array(reasons, pa.string()),
-         pa.array(raws, pa.binary()), pa.array(lengths.astype(np.int64))],
+        [
+            pa.array(numbers),
+            pa.array(lines, pa.string()),
+            pa.array(reasons, pa.string()),
+            pa.array(raws, pa.binary()),
+            pa.array(lengths.astype(np.int64)),
+        ],
         schema=LINE_SCHEMA,
     )
 

@@ -14,18 +14,31 @@ MIN_TS = "2015-01-01"
 MAX_TS = "2100-01-01"
 
 KNOWN_TOP_LEVEL = (
-    "request_id", "timestamp", "account_id", "org_id", "api_key_id", "client_ip", "user_agent",
-    "tls_fingerprint", "model", "endpoint", "request", "response", "status",
+    "request_id",
+    "timestamp",
+    "account_id",
+    "org_id",
+    "api_key_id",
+    "client_ip",
+    "user_agent",
+    "tls_fingerprint",
+    "model",
+    "endpoint",
+    "request",
+    "response",
+    "status",
 )
 
+# Required ids and the timestamp stay JSON so their type can be checked; optional scalars come out as text
+# and are cast, so one parse serves them all and a bad value costs a warning, not the request.
 _STRUCTURE = """{
-  "request_id": "JSON", "timestamp": "JSON", "account_id": "JSON", "org_id": "JSON", "api_key_id": "JSON",
-  "client_ip": "JSON", "user_agent": "JSON", "tls_fingerprint": "JSON", "model": "JSON", "endpoint": "JSON",
-  "status": "JSON",
+  "request_id": "JSON", "timestamp": "JSON", "account_id": "JSON", "org_id": "VARCHAR", "api_key_id": "VARCHAR",
+  "client_ip": "VARCHAR", "user_agent": "VARCHAR", "tls_fingerprint": "VARCHAR", "model": "VARCHAR",
+  "endpoint": "VARCHAR", "status": "VARCHAR",
   "request": {"system": "JSON", "messages": [{"role": "VARCHAR", "content": "JSON"}],
               "tools": [{"name": "VARCHAR", "type": "VARCHAR", "function": {"name": "VARCHAR"}}],
-              "max_tokens": "JSON", "temperature": "JSON", "stream": "JSON", "model": "JSON"},
-  "response": {"text": "VARCHAR", "input_tokens": "JSON", "output_tokens": "JSON", "stop_reason": "JSON",
+              "max_tokens": "VARCHAR", "temperature": "VARCHAR", "stream": "VARCHAR", "model": "VARCHAR"},
+  "response": {"text": "VARCHAR", "input_tokens": "VARCHAR", "output_tokens": "VARCHAR", "stop_reason": "VARCHAR",
                "content": [{"type": "VARCHAR", "text": "VARCHAR"}],
                "choices": [{"message": {"content": "VARCHAR"}}]}
 }"""
@@ -41,35 +54,38 @@ def _text_of(expr: str) -> str:
     )
 
 
-def _opt(field: str, sql_type: str, json_types: str) -> tuple[str, str]:
-    """(value expression, warning expression) for an optional scalar of the given JSON types."""
-    ok = f"json_type(r.{field}) IN {json_types}"
-    value = f"CASE WHEN {ok} THEN CAST(r.{field}->>'$' AS {sql_type}) END"
-    warning = f"CASE WHEN r.{field} IS NOT NULL AND json_type(r.{field}) <> 'NULL' AND NOT ({ok}) " \
-              f"THEN '{field}: expected {sql_type.lower()}, got ' || lower(json_type(r.{field})) END"
-    return value, warning
-
-
 _STR = "('VARCHAR', 'UBIGINT', 'BIGINT')"
 _INT = "('UBIGINT', 'BIGINT')"
-_NUM = "('UBIGINT', 'BIGINT', 'DOUBLE')"
-_BOOL = "('BOOLEAN')"
 
+# column: (path in the record, SQL type); text fields take any scalar as its text.
 _OPTIONAL = {
-    "org_id": ("org_id", "VARCHAR", _STR),
-    "api_key_id": ("api_key_id", "VARCHAR", _STR),
-    "client_ip": ("client_ip", "VARCHAR", "('VARCHAR')"),
-    "user_agent": ("user_agent", "VARCHAR", "('VARCHAR')"),
-    "tls_fingerprint": ("tls_fingerprint", "VARCHAR", "('VARCHAR')"),
-    "endpoint": ("endpoint", "VARCHAR", "('VARCHAR')"),
-    "status": ("status", "INTEGER", _INT),
-    "max_tokens": ("request.max_tokens", "BIGINT", _INT),
-    "temperature": ("request.temperature", "DOUBLE", _NUM),
-    "stream": ("request.stream", "BOOLEAN", _BOOL),
-    "input_tokens": ("response.input_tokens", "BIGINT", _INT),
-    "output_tokens": ("response.output_tokens", "BIGINT", _INT),
-    "stop_reason": ("response.stop_reason", "VARCHAR", "('VARCHAR')"),
+    "org_id": ("org_id", "VARCHAR"),
+    "api_key_id": ("api_key_id", "VARCHAR"),
+    "client_ip": ("client_ip", "VARCHAR"),
+    "user_agent": ("user_agent", "VARCHAR"),
+    "tls_fingerprint": ("tls_fingerprint", "VARCHAR"),
+    "endpoint": ("endpoint", "VARCHAR"),
+    "status": ("status", "INTEGER"),
+    "max_tokens": ("request.max_tokens", "BIGINT"),
+    "temperature": ("request.temperature", "DOUBLE"),
+    "stream": ("request.stream", "BOOLEAN"),
+    "input_tokens": ("response.input_tokens", "BIGINT"),
+    "output_tokens": ("response.output_tokens", "BIGINT"),
+    "stop_reason": ("response.stop_reason", "VARCHAR"),
 }
+
+
+def _opt_value(path: str, sql_type: str) -> str:
+    return f"r.{path}" if sql_type == "VARCHAR" else f"try_cast(r.{path} AS {sql_type})"
+
+
+def _opt_warning(path: str, sql_type: str) -> str | None:
+    if sql_type == "VARCHAR":
+        return None
+    return (
+        f"CASE WHEN r.{path} IS NOT NULL AND try_cast(r.{path} AS {sql_type}) IS NULL "
+        f"THEN '{path}: expected {sql_type.lower()}, got ' || left(r.{path}, 40) END"
+    )
 
 
 def _required_id(name: str) -> str:
@@ -86,25 +102,28 @@ def normalise_sql(lines: str, dialect: str | None = None) -> str:
 
     `dialect` pins the request body dialect ('anthropic' or 'openai'); None infers it per record.
     """
-    optional_values = ",\n    ".join(f"{_opt(path, t, j)[0]} AS {col}" for col, (path, t, j) in _OPTIONAL.items())
-    optional_warnings = ", ".join(_opt(path, t, j)[1] for path, t, j in _OPTIONAL.values())
+    optional_values = ",\n    ".join(f"{_opt_value(path, t)} AS {col}" for col, (path, t) in _OPTIONAL.items())
+    optional_warnings = ", ".join(w for path, t in _OPTIONAL.values() if (w := _opt_warning(path, t)))
     known = ", ".join(f"'{k}'" for k in KNOWN_TOP_LEVEL)
-    body_dialect = f"'{dialect}'" if dialect else (
-        "CASE WHEN list_has_any(list_transform(msgs, lambda m: m.role), ['system', 'developer', 'tool']) "
-        "OR len(list_filter(tool_list, lambda t: t.function IS NOT NULL)) > 0 THEN 'openai' "
-        "WHEN r.request.system IS NOT NULL "
-        "OR len(list_filter(tool_list, lambda t: t.name IS NOT NULL)) > 0 THEN 'anthropic' "
-        "ELSE 'unknown' END"
+    body_dialect = (
+        f"'{dialect}'"
+        if dialect
+        else (
+            "CASE WHEN list_has_any(list_transform(msgs, lambda m: m.role), ['system', 'developer', 'tool']) "
+            "OR len(list_filter(tool_list, lambda t: t.function IS NOT NULL)) > 0 THEN 'openai' "
+            "WHEN r.request.system IS NOT NULL "
+            "OR len(list_filter(tool_list, lambda t: t.name IS NOT NULL)) > 0 THEN 'anthropic' "
+            "ELSE 'unknown' END"
+        )
     )
     return f"""
 WITH parsed AS (
-  SELECT line_no, item, line,
-         json_valid(line) AS valid,
-         CASE WHEN json_valid(line) THEN json_type(line) END AS jtype
+  -- json_keys doubles as the validity check (NULL: not JSON; empty: not an object, or an empty one), so a
+  -- good record is parsed twice in all: for its keys and into the struct.
+  SELECT line_no, item, line, try(json_keys(line)) AS top_keys
   FROM {lines}
 ), typed AS (
-  SELECT line_no, item, line, valid, jtype,
-         CASE WHEN jtype = 'OBJECT' THEN json_transform(line, '{_STRUCTURE}') END AS r
+  SELECT *, CASE WHEN len(top_keys) > 0 THEN json_transform(line, '{_STRUCTURE}') END AS r
   FROM parsed
 ), checked AS (
   SELECT *,
@@ -115,16 +134,16 @@ WITH parsed AS (
               THEN try_cast(make_timestamp(CAST(r.timestamp->>'$' AS BIGINT) * 1000) AS TIMESTAMP)
     END AS ts,
     r.request.messages AS msgs,
-    r.request.tools AS tool_list,
-    CASE WHEN jtype = 'OBJECT' THEN json_keys(line) END AS top_keys
+    r.request.tools AS tool_list
   FROM typed
 ), judged AS (
   SELECT *,
     CASE
-      WHEN NOT valid THEN 'invalid JSON'
-      WHEN jtype <> 'OBJECT' THEN 'not an object: the record is a JSON ' || lower(jtype)
-      {_required_id('request_id')}
-      {_required_id('account_id')}
+      WHEN top_keys IS NULL THEN 'invalid JSON'
+      WHEN len(top_keys) = 0 THEN CASE json_type(line) WHEN 'OBJECT' THEN 'missing field: request_id'
+                                  ELSE 'not an object: the record is a JSON ' || lower(json_type(line)) END
+      {_required_id("request_id")}
+      {_required_id("account_id")}
       WHEN r.timestamp IS NULL OR json_type(r.timestamp) = 'NULL' THEN 'missing field: timestamp'
       WHEN json_type(r.timestamp) NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT')
            THEN 'wrong type: timestamp must be an RFC 3339 string or epoch milliseconds, got '
@@ -134,23 +153,33 @@ WITH parsed AS (
            'bad timestamp: ' || left(r.timestamp, 60) || ' is outside {MIN_TS}..{MAX_TS}'
            || CASE WHEN json_type(r.timestamp) <> 'VARCHAR' AND ts < TIMESTAMP '1971-01-01'
                    THEN ' (epoch seconds given where milliseconds are expected?)' ELSE '' END
-      WHEN r.request IS NULL THEN 'missing field: request'
-      WHEN json_type(line, '$.request') <> 'OBJECT' THEN 'wrong type: request must be an object'
-      WHEN msgs IS NULL THEN 'wrong type: request.messages must be a list'
+      WHEN r.request IS NULL THEN CASE WHEN list_contains(top_keys, 'request')
+                                       THEN 'wrong type: request must be an object' ELSE 'missing field: request' END
+      WHEN msgs IS NULL THEN CASE json_type(line, '$.request') WHEN 'OBJECT'
+                             THEN 'wrong type: request.messages must be a list'
+                             ELSE 'wrong type: request must be an object' END
     END AS reject_reason
   FROM checked
+), typed_msgs AS (
+  -- The content's JSON type is looked up once per message: contents are most of the bytes.
+  SELECT *, list_transform(msgs, lambda m: struct_pack(role := m.role, content := m.content,
+                                                       ctype := json_type(m.content))) AS msgs_t
+  FROM judged
 ), texts AS (
   SELECT *,
-    list_transform(msgs, lambda m: struct_pack(
-        role := m.role,
-        text := {_text_of('m.content')},
-        images := CASE WHEN json_type(m.content) = 'ARRAY'
-                       THEN len(list_filter(m.content->>'$[*].type', lambda t: t IN {_IMAGE_TYPES})) ELSE 0 END,
-        tool_results := CASE WHEN m.role = 'tool' THEN 1
-                             WHEN json_type(m.content) = 'ARRAY'
-                             THEN len(list_filter(m.content->>'$[*].type', lambda t: t = 'tool_result'))
-                             ELSE 0 END)) AS mt
-  FROM judged
+    list_transform(msgs_t, lambda m: CASE
+      WHEN m.ctype = 'VARCHAR' THEN struct_pack(
+          role := m.role, text := m.content->>'$',
+          images := 0, tool_results := CASE WHEN m.role = 'tool' THEN 1 ELSE 0 END)
+      WHEN m.ctype = 'ARRAY' THEN struct_pack(
+          role := m.role, text := array_to_string(m.content->>'$[*].text', chr(10)),
+          images := len(list_filter(m.content->>'$[*].type', lambda t: t IN {_IMAGE_TYPES})),
+          tool_results := CASE WHEN m.role = 'tool' THEN 1
+                               ELSE len(list_filter(m.content->>'$[*].type', lambda t: t = 'tool_result')) END)
+      ELSE struct_pack(role := m.role, text := NULL::VARCHAR, images := 0,
+                       tool_results := CASE WHEN m.role = 'tool' THEN 1 ELSE 0 END)
+    END) AS mt
+  FROM typed_msgs
 ), user_texts AS (
   SELECT *, list_filter(list_transform(mt, lambda m: CASE WHEN m.role = 'user' THEN m.text END),
                         lambda t: t IS NOT NULL AND t <> '') AS ut
@@ -162,15 +191,14 @@ SELECT
     ts,
     r.account_id->>'$' AS account_id,
     {optional_values},
-    coalesce(CASE WHEN json_type(r.model) = 'VARCHAR' THEN r.model->>'$' END,
-             CASE WHEN json_type(r.request.model) = 'VARCHAR' THEN r.request.model->>'$' END) AS model,
+    coalesce(r.model, r.request.model) AS model,
     {body_dialect} AS body_dialect,
     nullif(concat_ws(chr(10),
-        {_text_of('r.request.system')},
+        {_text_of("r.request.system")},
         nullif(array_to_string(list_transform(list_filter(mt, lambda m: m.role IN ('system', 'developer')),
                                               lambda m: m.text), chr(10)), '')), '') AS system_prompt,
     ut[1] AS first_user_message,
-    ut[-1] AS last_user_message,
+    CASE WHEN len(ut) > 1 THEN ut[-1] END AS last_user_message,  -- single-turn: the first is the last
     CAST(len(msgs) AS INTEGER) AS message_count,
     CAST(len(ut) AS INTEGER) AS user_turns,
     list_filter(list_transform(tool_list, lambda t: coalesce(t.name, t.function.name)),

@@ -144,8 +144,16 @@ def _document(path: Path, adapter: RecordAdapter | None) -> Iterator[pa.RecordBa
 
 def _reject_batch(line_no: int, reason: str, data: bytes) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist(
-        [{"line_no": line_no, "item": 0, "line": None, "reject_reason": reason,
-          "raw": data[:RAW_PREFIX_BYTES], "raw_bytes": len(data)}],
+        [
+            {
+                "line_no": line_no,
+                "item": 0,
+                "line": None,
+                "reject_reason": reason,
+                "raw": data[:RAW_PREFIX_BYTES],
+                "raw_bytes": len(data),
+            }
+        ],
         schema=NATIVE_LINES,
     )
 
@@ -157,9 +165,7 @@ def _parquet(path: Path) -> Iterator[pa.RecordBatch]:
     string_cols = [
         f.name for f in file.schema_arrow if f.name in ("request", "response") and pa.types.is_string(f.type)
     ]
-    replace = ", ".join(
-        f"CASE WHEN json_valid({c}) THEN json({c}) END AS {c}" for c in string_cols
-    )
+    replace = ", ".join(f"CASE WHEN json_valid({c}) THEN json({c}) END AS {c}" for c in string_cols)
     select = f"* REPLACE ({replace})" if replace else "*"
     offset = 0
     for batch in file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
@@ -167,9 +173,14 @@ def _parquet(path: Path) -> Iterator[pa.RecordBatch]:
         lines = con.sql(f"SELECT to_json(t)::VARCHAR AS line FROM (SELECT {select} FROM pq_batch) t").to_arrow_table()
         n = lines.num_rows
         yield pa.RecordBatch.from_arrays(
-            [pa.array(range(offset + 1, offset + n + 1), pa.int64()), pa.array([0] * n, pa.int32()),
-             lines.column("line").combine_chunks(), pa.nulls(n, pa.string()), pa.nulls(n, pa.binary()),
-             pa.nulls(n, pa.int64())],
+            [
+                pa.array(range(offset + 1, offset + n + 1), pa.int64()),
+                pa.array([0] * n, pa.int32()),
+                lines.column("line").combine_chunks(),
+                pa.nulls(n, pa.string()),
+                pa.nulls(n, pa.binary()),
+                pa.nulls(n, pa.int64()),
+            ],
             schema=NATIVE_LINES,
         )
         offset += n

@@ -7,6 +7,9 @@ nothing, so a run killed at any point and run again ends with exactly the rows o
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -21,9 +24,9 @@ import pyarrow.compute as pc
 from distillguard.engines.base import DatabaseAPI, sql_literal
 from distillguard.formats.accounts_sql import accounts_sql
 from distillguard.formats.native_sql import normalise_sql
-from distillguard.formats.readers import read_native_lines
+from distillguard.formats.readers import NATIVE_LINES, read_native_lines
 from distillguard.formats.registry import NATIVE_FORMATS, detect_format
-from distillguard.store.enrich import enrich_new_addresses
+from distillguard.store.enrich import register_group_enrichment, unregister_group_enrichment
 from distillguard.store.schema import create_tables
 
 # Told (file, bytes of the file consumed since the last call) as a file is read.
@@ -59,8 +62,10 @@ class IngestSummary:
     def to_dict(self) -> dict:
         return {
             "run_id": self.run_id,
-            **{k: self.total(k) for k in ("lines_read", "events_added", "duplicates_skipped", "quarantined",
-                                          "accounts_upserted")},
+            **{
+                k: self.total(k)
+                for k in ("lines_read", "events_added", "duplicates_skipped", "quarantined", "accounts_upserted")
+            },
             "quarantine_reasons": dict(self.quarantine_reasons.most_common()),
             "files": [f.__dict__ for f in self.files],
         }
@@ -71,8 +76,13 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and not any(
-                part.startswith(".") for part in f.relative_to(p).parts)))
+            out.extend(
+                sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                )
+            )
         elif p.exists():
             out.append(p)
         else:
@@ -107,7 +117,11 @@ def ingest(
 
 
 def _ingest_events(
-    db: DatabaseAPI, path: Path, fmt: str, summary: IngestSummary, max_line_bytes: int,
+    db: DatabaseAPI,
+    path: Path,
+    fmt: str,
+    summary: IngestSummary,
+    max_line_bytes: int,
     progress: ProgressCallback | None,
 ) -> FileSummary:
     concrete = detect_format(path) if fmt == "auto" else fmt
@@ -117,36 +131,51 @@ def _ingest_events(
         return fs
     dialect = concrete if concrete in ("openai", "anthropic") else None
     source = sql_literal(fs.path)
-    for batch in _batches(path, concrete, max_line_bytes, progress):
-        fs.lines_read += _count_lines(batch)
-        db.register("batch_lines", pa.Table.from_batches(_split_for_threads(batch)))
+    for group in _grouped(_batches(path, concrete, max_line_bytes, progress)):
+        fs.lines_read += sum(_count_lines(b) for b in group)
+        db.register(
+            "batch_lines",
+            pa.Table.from_batches([piece for b in group for piece in _split_for_threads(b)], schema=NATIVE_LINES),
+        )
         db.execute(
             "CREATE OR REPLACE TEMP TABLE staged AS "
             + normalise_sql("(SELECT * FROM batch_lines WHERE reject_reason IS NULL)", dialect)
         )
         with db.transaction():
             fs.quarantined += _quarantine(db, source, concrete, summary)
-            enrich_new_addresses(db, "staged")
+            register_group_enrichment(db, "staged")
             candidates = db.scalar("SELECT count(*) FROM staged WHERE reject_reason IS NULL") or 0
-            added = db.execute(_INSERT_EVENTS.format(
-                source=source, fmt=sql_literal(concrete), run=sql_literal(summary.run_id))) or 0
+            added = (
+                db.execute(
+                    _INSERT_EVENTS.format(source=source, fmt=sql_literal(concrete), run=sql_literal(summary.run_id))
+                )
+                or 0
+            )
         fs.events_added += added
         fs.duplicates_skipped += int(candidates) - added
         db.unregister("batch_lines")
+        unregister_group_enrichment(db)
     db.execute("DROP TABLE IF EXISTS staged")
     return fs
 
 
+# The dedupe window runs over a narrow projection (id and position only): windowing the wide rows would
+# materialise every prompt text once more.
 _INSERT_EVENTS = """
 INSERT INTO events BY NAME
+WITH keep AS (
+  SELECT line_no, item FROM (
+    SELECT request_id, line_no, item FROM staged WHERE reject_reason IS NULL
+    QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY line_no, item) = 1) k
+  WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.request_id = k.request_id)
+)
 SELECT s.* EXCLUDE (line_no, item, reject_reason), s.line_no AS source_line,
        ip.ip_version, ip.ip_prefix, ip.ip_class, ip.ip_provider, ua.ua_family, ua.ua_sdk,
        {fmt} AS source_format, {source} AS source_file, {run} AS ingest_run_id
-FROM (SELECT * FROM staged WHERE reject_reason IS NULL
-      QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY line_no, item) = 1) s
-LEFT JOIN ip_info ip ON ip.client_ip = s.client_ip
-LEFT JOIN ua_info ua ON ua.user_agent = s.user_agent
-WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.request_id = s.request_id)
+FROM staged s
+JOIN keep USING (line_no, item)
+LEFT JOIN group_ips ip ON ip.client_ip = s.client_ip
+LEFT JOIN group_uas ua ON ua.user_agent = s.user_agent
 """
 
 
@@ -163,8 +192,7 @@ def _ingest_accounts(
         db.register("batch_lines", pa.Table.from_batches([batch]))
         db.execute(
             "CREATE OR REPLACE TEMP TABLE staged AS "
-            "SELECT *, 0 AS item FROM (" + accounts_sql("(SELECT * FROM batch_lines WHERE reject_reason IS NULL)")
-            + ")"
+            "SELECT *, 0 AS item FROM (" + accounts_sql("(SELECT * FROM batch_lines WHERE reject_reason IS NULL)") + ")"
         )
         with db.transaction():
             fs.quarantined += _quarantine(db, source, "accounts", summary)
@@ -174,9 +202,13 @@ def _ingest_accounts(
                 WHERE reject_reason IS NULL
                 QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY line_no DESC) = 1""")
             db.execute("DELETE FROM accounts WHERE account_id IN (SELECT account_id FROM staged_accounts)")
-            fs.accounts_upserted += db.execute(
-                f"INSERT INTO accounts BY NAME SELECT *, {source} AS source_file, "
-                f"{sql_literal(summary.run_id)} AS ingest_run_id FROM staged_accounts") or 0
+            fs.accounts_upserted += (
+                db.execute(
+                    f"INSERT INTO accounts BY NAME SELECT *, {source} AS source_file, "
+                    f"{sql_literal(summary.run_id)} AS ingest_run_id FROM staged_accounts"
+                )
+                or 0
+            )
         db.unregister("batch_lines")
     db.execute("DROP TABLE IF EXISTS staged; DROP TABLE IF EXISTS staged_accounts")
     return fs
@@ -184,8 +216,65 @@ def _ingest_accounts(
 
 def _batches(path: Path, fmt: str, max_line_bytes: int, progress: ProgressCallback | None) -> Iterator[pa.RecordBatch]:
     on_read = (lambda n: progress(path, n)) if progress else None
-    yield from read_native_lines(path, fmt if fmt not in NATIVE_FORMATS else "native",
-                                 max_line_bytes=max_line_bytes, on_read=on_read)
+    yield from _prefetched(
+        read_native_lines(
+            path, fmt if fmt not in NATIVE_FORMATS else "native", max_line_bytes=max_line_bytes, on_read=on_read
+        )
+    )
+
+
+_DONE = object()
+
+
+def _prefetched(items: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
+    """Read the next batches on a thread while the engine works on this one (both release the GIL)."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                box.put(item)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            box.put(e)
+            return
+        box.put(_DONE)
+
+    worker = threading.Thread(target=produce, name="distillguard-reader", daemon=True)
+    worker.start()
+    try:
+        while (item := box.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                box.get(timeout=0.05)
+
+
+def _grouped(
+    batches: Iterable[pa.RecordBatch], max_rows: int = 131_072, max_bytes: int = 256 << 20
+) -> Iterator[list[pa.RecordBatch]]:
+    """Batches gathered into transactions of about one storage row group (122,880 rows in DuckDB).
+
+    Small transactions go through the write-ahead log and are written twice; a transaction holding a full
+    row group is written straight to the database file. `max_bytes` bounds memory for very long lines.
+    """
+    group: list[pa.RecordBatch] = []
+    rows = size = 0
+    for batch in batches:
+        group.append(batch)
+        rows += batch.num_rows
+        size += batch.nbytes
+        if rows >= max_rows or size >= max_bytes:
+            yield group
+            group, rows, size = [], 0, 0
+    if group:
+        yield group
 
 
 def _count_lines(batch: pa.RecordBatch) -> int:
@@ -207,9 +296,10 @@ def _quarantine(db: DatabaseAPI, source: str, fmt: str, summary: IngestSummary) 
         WHERE b.reject_reason IS NOT NULL OR s.reject_reason IS NOT NULL""")
     if rejected.num_rows == 0:
         return 0
-    reasons = [_explain_invalid_json(raw) if reason == "invalid JSON" else reason
-               for reason, raw in zip(rejected.column("reason").to_pylist(), rejected.column("raw").to_pylist(),
-                                      strict=True)]
+    reasons = [
+        _explain_invalid_json(raw) if reason == "invalid JSON" else reason
+        for reason, raw in zip(rejected.column("reason").to_pylist(), rejected.column("raw").to_pylist(), strict=True)
+    ]
     rejected = rejected.set_column(2, "reason", pa.array(reasons, pa.string()))
     db.register("rejected", rejected)
     db.execute(f"""
@@ -248,8 +338,8 @@ def _finish_run(db: DatabaseAPI, s: IngestSummary, status: str, error: str | Non
     formats = ", ".join(sql_literal(f) for f in sorted({f.format for f in s.files}))
     db.execute(f"""
         UPDATE ingest_runs SET finished_at = now()::TIMESTAMP, status = {sql_literal(status)},
-            formats = [{formats}]::VARCHAR[], lines_read = {s.total('lines_read')},
-            events_added = {s.total('events_added')}, duplicates_skipped = {s.total('duplicates_skipped')},
-            quarantined = {s.total('quarantined')}, accounts_upserted = {s.total('accounts_upserted')},
-            error = {sql_literal(error) if error else 'NULL'}
+            formats = [{formats}]::VARCHAR[], lines_read = {s.total("lines_read")},
+            events_added = {s.total("events_added")}, duplicates_skipped = {s.total("duplicates_skipped")},
+            quarantined = {s.total("quarantined")}, accounts_upserted = {s.total("accounts_upserted")},
+            error = {sql_literal(error) if error else "NULL"}
         WHERE run_id = {sql_literal(s.run_id)}""")

@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS events (
     body_dialect        VARCHAR,            -- anthropic | openai | unknown
     system_prompt       VARCHAR,
     first_user_message  VARCHAR,
-    last_user_message   VARCHAR,
+    last_user_message   VARCHAR,            -- latest user message when there are several (NULL: single turn)
     message_count       INTEGER,
     user_turns          INTEGER,
     tool_names          VARCHAR[],
@@ -99,17 +99,7 @@ CREATE TABLE IF NOT EXISTS ingest_runs (
 )
 """
 
-IP_INFO = """
-CREATE TABLE IF NOT EXISTS ip_info (
-    client_ip VARCHAR NOT NULL, ip_version TINYINT, ip_prefix VARCHAR, ip_class VARCHAR, ip_provider VARCHAR
-)
-"""
-
-UA_INFO = """
-CREATE TABLE IF NOT EXISTS ua_info (user_agent VARCHAR NOT NULL, ua_family VARCHAR, ua_sdk VARCHAR)
-"""
-
-ALL_TABLES = [EVENTS, ACCOUNTS, QUARANTINE, INGEST_RUNS, IP_INFO, UA_INFO]
+ALL_TABLES = [EVENTS, ACCOUNTS, QUARANTINE, INGEST_RUNS]
 
 
 def create_tables(db: DatabaseAPI) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from distillguard.engines.base import DatabaseAPI
 
-TABLES = ("events", "accounts", "quarantine", "ingest_runs", "ip_info", "ua_info")
+TABLES = ("events", "accounts", "quarantine", "ingest_runs")
 
 
 def store_stats(db: DatabaseAPI) -> dict[str, Any]:
@@ -18,20 +18,28 @@ def store_stats(db: DatabaseAPI) -> dict[str, Any]:
     def rows(sql: str) -> list[dict[str, Any]]:
         return db.query(sql).to_pylist()
 
-    span = rows("SELECT min(ts)::VARCHAR AS first, max(ts)::VARCHAR AS last, "
-                "count(DISTINCT account_id) AS accounts FROM events")[0]
+    span = rows(
+        "SELECT min(ts)::VARCHAR AS first, max(ts)::VARCHAR AS last, count(DISTINCT account_id) AS accounts FROM events"
+    )[0]
     return {
         "tables": {t: db.scalar(f"SELECT count(*) FROM {t}") for t in TABLES},
         "events_span": span,
-        "formats": rows("SELECT source_format AS format, count(*) AS events, count(DISTINCT source_file) AS files "
-                        "FROM events GROUP BY ALL ORDER BY events DESC"),
+        "formats": rows(
+            "SELECT source_format AS format, count(*) AS events, count(DISTINCT source_file) AS files "
+            "FROM events GROUP BY ALL ORDER BY events DESC"
+        ),
         "quarantine_reasons": rows(
             "SELECT split_part(reason, ':', 1) AS kind, count(*) AS lines, any_value(reason) AS example "
-            "FROM quarantine GROUP BY ALL ORDER BY lines DESC"),
-        "ip_classes": rows("SELECT coalesce(ip_class, 'none') AS ip_class, count(*) AS events "
-                           "FROM events GROUP BY ALL ORDER BY events DESC"),
+            "FROM quarantine GROUP BY ALL ORDER BY lines DESC"
+        ),
+        "ip_classes": rows(
+            "SELECT coalesce(ip_class, 'none') AS ip_class, count(*) AS events "
+            "FROM events GROUP BY ALL ORDER BY events DESC"
+        ),
         "events_with_warnings": db.scalar("SELECT count(*) FROM events WHERE len(warnings) > 0"),
-        "runs": rows("SELECT run_id, status, started_at::VARCHAR AS started_at, lines_read, events_added, "
-                     "duplicates_skipped, quarantined, accounts_upserted FROM ingest_runs "
-                     "ORDER BY started_at DESC LIMIT 5"),
+        "runs": rows(
+            "SELECT run_id, status, started_at::VARCHAR AS started_at, lines_read, events_added, "
+            "duplicates_skipped, quarantined, accounts_upserted FROM ingest_runs "
+            "ORDER BY started_at DESC LIMIT 5"
+        ),
     }
