@@ -1,0 +1,134 @@
+"""Infrastructure links: accounts that share what independent customers rarely share.
+
+Payment fingerprints, sets of client addresses (as EvilCohort links accounts by the address sets they log in
+from), client fingerprints (user agent + TLS) and sign-up bursts with patterned e-mail addresses. Each is a
+`PairSignal`; keys shared by very many accounts are ignored (see `shared_key_pairs`), which is what keeps a
+university NAT or a company VPN egress from linking its users.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from distillguard.signals.base import AccountSignal, DetectionContext, PairSignal
+from distillguard.signals.registry import register
+from distillguard.signals.sql import shared_key_pairs
+
+
+def _pairs(ctx: DetectionContext, sql: str) -> pa.Table:
+    return ctx.db.query(sql)
+
+
+@register
+class SharedPayment(PairSignal):
+    name = "shared_payment"
+    family = "infrastructure"
+    description = "accounts paying with the same payment fingerprint"
+
+    def compute(self, ctx: DetectionContext) -> pa.Table:
+        cap = ctx.setting("shared_payment.max_accounts", 1000)
+        pairs = shared_key_pairs(
+            "SELECT account_id, payment_fingerprint AS key, account_id AS evidence_id FROM accounts",
+            max_accounts=cap,
+            evidence="evidence_id",
+        )
+        return _pairs(
+            ctx,
+            f"""
+            SELECT account_a, account_b, 1.0 AS weight, evidence,
+                   'same payment fingerprint ' || keys[1] AS detail
+            FROM ({pairs})""",
+        )
+
+
+@register
+class SharedAddresses(PairSignal):
+    name = "shared_addresses"
+    family = "infrastructure"
+    description = "accounts whose sets of client addresses overlap (several shared addresses)"
+
+    def compute(self, ctx: DetectionContext) -> pa.Table:
+        cap = ctx.setting("shared_addresses.max_accounts", 300)
+        min_shared = ctx.setting("shared_addresses.min_shared", 2)
+        pairs = shared_key_pairs(
+            "SELECT account_id, client_ip AS key, any_value(request_id) AS evidence_id FROM events "
+            "WHERE ip_class IS DISTINCT FROM 'private' GROUP BY ALL",
+            max_accounts=cap,
+            min_shared=min_shared,
+            evidence="evidence_id",
+        )
+        # Overlap relative to the smaller address set: two accounts drawing from one rotating pool overlap
+        # heavily; a traveller who once used a hotel's Wi-Fi does not.
+        return _pairs(
+            ctx,
+            f"""
+            SELECT account_a, account_b, least(1.0, shared / least(n_a, n_b)) AS weight, evidence,
+                   shared || ' shared client addresses, e.g. ' || array_to_string(keys, ', ') AS detail
+            FROM ({pairs})""",
+        )
+
+
+@register
+class SharedClientFingerprint(PairSignal):
+    name = "shared_client_fingerprint"
+    family = "infrastructure"
+    description = "accounts using the same uncommon user agent + TLS fingerprint combination"
+
+    def compute(self, ctx: DetectionContext) -> pa.Table:
+        cap = ctx.setting("shared_client_fingerprint.max_accounts", 200)
+        pairs = shared_key_pairs(
+            "SELECT account_id, user_agent || ' | ' || tls_fingerprint AS key, any_value(request_id) AS evidence_id "
+            "FROM events WHERE user_agent IS NOT NULL AND tls_fingerprint IS NOT NULL GROUP BY ALL",
+            max_accounts=cap,
+            evidence="evidence_id",
+        )
+        return _pairs(
+            ctx,
+            f"""
+            SELECT account_a, account_b, 0.5 AS weight, evidence,
+                   'same uncommon client fingerprint ' || left(keys[1], 120) AS detail
+            FROM ({pairs})""",
+        )
+
+
+@register
+class SignupBurst(PairSignal):
+    name = "signup_burst"
+    family = "infrastructure"
+    description = "accounts created within the same hour with the same pathway, e-mail domain and address pattern"
+
+    def compute(self, ctx: DetectionContext) -> pa.Table:
+        cap = ctx.setting("signup_burst.max_accounts", 500)
+        keyed = """
+            SELECT account_id, account_id AS evidence_id,
+                   concat_ws(' / ', account_type, email_domain, json_extract_string(extra, '$.email_pattern'),
+                             strftime(date_trunc('hour', created_at), '%Y-%m-%d %H:00')) AS key
+            FROM accounts
+            WHERE created_at IS NOT NULL AND email_domain IS NOT NULL
+              AND json_extract_string(extra, '$.email_pattern') IS NOT NULL"""
+        pairs = shared_key_pairs(keyed, max_accounts=cap, evidence="evidence_id")
+        return _pairs(
+            ctx,
+            f"""
+            SELECT account_a, account_b, 0.7 AS weight, evidence,
+                   'signed up in the same hour as ' || keys[1] AS detail
+            FROM ({pairs})""",
+        )
+
+
+@register
+class RiskyAddressShare(AccountSignal):
+    name = "risky_address_share"
+    family = "infrastructure"
+    description = "share of the account's requests from datacenter, cloud, VPN or Tor addresses"
+    threshold = 0.5
+
+    def compute(self, ctx: DetectionContext) -> pa.Table:
+        return ctx.db.query("""
+            SELECT account_id,
+                   avg(CASE WHEN ip_class IN ('datacenter', 'cloud', 'vpn', 'tor') THEN 1.0 ELSE 0.0 END) AS value,
+                   list(request_id ORDER BY ts) FILTER (WHERE ip_class IN ('datacenter', 'cloud', 'vpn', 'tor'))[1:3]
+                       AS evidence,
+                   count(DISTINCT client_ip) || ' addresses; classes ' ||
+                   array_to_string(list(DISTINCT ip_class ORDER BY ip_class), ', ') AS detail
+            FROM events GROUP BY account_id""")
