@@ -139,6 +139,50 @@ def stats_cmd(
             out.print(t)
 
 
+@app.command("detect")
+def detect_cmd(
+    db: DbOption = DEFAULT_DB,
+    out: Annotated[Path, typer.Option("--out", help="Directory for accounts.csv, campaigns.json, report.html.")] = Path(
+        "detections"
+    ),
+) -> None:
+    """Score every account, find campaigns, recommend actions, and write the reports."""
+    if not db.exists():
+        fail(f"no store at {db}; run `distillguard ingest` first")
+    files = _run_detect(db, out)
+    with DuckDBAPI(db, read_only=True) as store:
+        summary = store.query(
+            "SELECT count(*) AS accounts, count(*) FILTER (WHERE flagged) AS flagged, "
+            "count(DISTINCT campaign_id) AS campaigns FROM account_detections"
+        ).to_pylist()[0]
+    console.print(
+        f"{summary['accounts']:,} accounts scored, {summary['flagged']:,} flagged, "
+        f"{summary['campaigns']:,} campaigns → {', '.join(str(p) for p in files.values())}"
+    )
+
+
+def _run_detect(db: Path, out: Path) -> dict[str, Path]:
+    from rich.progress import SpinnerColumn, TimeElapsedColumn
+
+    from distillguard.detect.outputs import write_outputs
+    from distillguard.detect.pipeline import detect
+
+    with (
+        Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]detect[/] {task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar,
+        DuckDBAPI(db) as store,
+    ):
+        task = bar.add_task("", total=None)
+        detect(store, on_step=lambda name: bar.update(task, description=name))
+        bar.update(task, description="writing reports")
+        return write_outputs(store, out)
+
+
 @app.command("demo")
 def demo_cmd(
     db: DbOption = Path("distillguard-demo.duckdb"),
