@@ -15,8 +15,8 @@ def write_outputs(db: DatabaseAPI, out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     accounts = out / "accounts.csv"
     db.execute(f"""
-        COPY (SELECT account_id, round(score, 4) AS score, flagged, campaign_id, coalesce(top_reasons, '') AS top_reasons,
-                     cluster_id
+        COPY (SELECT account_id, round(score, 4) AS score, flagged, campaign_id,
+                     coalesce(top_reasons, '') AS top_reasons, cluster_id
               FROM account_detections ORDER BY score DESC, account_id)
         TO {sql_literal(str(accounts))} (HEADER, DELIMITER ',')""")
     campaigns = campaign_documents(db)
