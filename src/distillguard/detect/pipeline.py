@@ -37,7 +37,7 @@ REQUEST_STAGES = (
 @dataclass
 class DetectionSettings:
     min_edge: float = 0.5
-    resolution: float = 0.05
+    resolution: float = 0.2
     min_campaign_accounts: int = 3
     signals: dict[str, Any] = field(default_factory=dict)
     enforcement: EnforcementPolicy = field(default_factory=EnforcementPolicy)

@@ -28,7 +28,7 @@ FROM pair_signals GROUP BY account_a, account_b
 """
 
 
-def link_accounts(db: DatabaseAPI, *, min_edge: float = 0.5, resolution: float = 0.05, seed: int = 0) -> None:
+def link_accounts(db: DatabaseAPI, *, min_edge: float = 0.5, resolution: float = 0.2, seed: int = 0) -> None:
     """Write `account_links` (one row per linked pair) and `account_clusters` (account_id, cluster_id,
     cluster_size, cluster_density, cluster_link_kinds) for accounts in clusters of two or more."""
     db.execute(LINKS_SQL)

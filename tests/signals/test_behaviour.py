@@ -1,0 +1,51 @@
+"""Behaviour signals on hand-made accounts: a load-balanced harvester vs a person vs a heavy legitimate user."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from distillguard.signals.behaviour import GapRegularity, HoursCovered, MaxTokensHabit, NewModelPivot
+from tests.signals.conftest import T0, event
+
+
+def _values(table) -> dict[str, float]:  # noqa: ANN001
+    return {r["account_id"]: r["value"] for r in table.to_pylist()}
+
+
+def _bot_and_person() -> list[dict]:
+    bot = [event("bot", n, ts=T0 + timedelta(seconds=90 * n), max_tokens=8192) for n in range(1000)]
+    gaps = [5, 400, 30, 1200, 60, 15, 700, 200, 45, 1500]  # seconds: bursts and pauses
+    person, t = [], T0 + timedelta(hours=9)
+    for n in range(60):
+        t += timedelta(seconds=gaps[n % len(gaps)])
+        person.append(event("person", n, ts=t, max_tokens=[256, 1024, 4096][n % 3]))
+    return bot + person
+
+
+def test_gap_regularity_separates_a_load_balancer_from_a_person(store) -> None:  # noqa: ANN001
+    values = _values(GapRegularity().compute(store(_bot_and_person())))
+    assert values["bot"] > GapRegularity.threshold > values["person"]
+
+
+def test_hours_covered_counts_distinct_hours(store) -> None:  # noqa: ANN001
+    values = _values(HoursCovered().compute(store(_bot_and_person())))
+    assert values["bot"] == 24.0
+    assert values["person"] < HoursCovered.threshold
+
+
+def test_max_tokens_habit_fires_for_one_large_value_only(store) -> None:  # noqa: ANN001
+    rows = MaxTokensHabit().compute(store(_bot_and_person())).to_pylist()
+    assert [(r["account_id"], r["value"]) for r in rows] == [("bot", 1.0)]
+    assert "max_tokens=8192" in rows[0]["detail"]
+
+
+def test_new_model_pivot_measures_the_share_moved_in_the_first_day(store) -> None:  # noqa: ANN001
+    release = T0 + timedelta(days=5)
+    events = [event("x", n, ts=T0 + timedelta(hours=n), model="m1") for n in range(100)]  # before the release
+    events += [event("x", 1000 + n, ts=release + timedelta(minutes=10 * n), model="m1" if n % 2 else "m2")
+               for n in range(20)]
+    events += [event("y", n, ts=T0 + timedelta(hours=n), model="m1") for n in range(100)]
+    events += [event("y", 1000 + n, ts=release + timedelta(minutes=10 * n), model="m1") for n in range(20)]
+    values = _values(NewModelPivot().compute(store(events)))
+    assert values["x"] == 0.5
+    assert values["y"] == 0.0
