@@ -32,7 +32,9 @@ def store() -> Callable[[list[dict], list[dict]], DetectionContext]:
         for table, rows in (("events", events), ("accounts", accounts or [])):
             if rows:
                 db.register("rows", pa.Table.from_pylist(rows))
-                extra = ", 't.jsonl' AS source_file, 1 AS source_line, 't' AS ingest_run_id" if table == "accounts" else ""
+                extra = ""
+                if table == "accounts":
+                    extra = ", 't.jsonl' AS source_file, 1 AS source_line, 't' AS ingest_run_id"
                 db.execute(f"INSERT INTO {table} BY NAME SELECT *{extra} FROM rows")
                 db.unregister("rows")
         return DetectionContext(db)

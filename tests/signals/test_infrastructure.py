@@ -35,7 +35,7 @@ def test_shared_address_pool_links_a_cell_but_a_nat_address_alone_does_not(store
 def test_signup_burst_needs_the_same_hour_pathway_domain_and_pattern(store) -> None:  # noqa: ANN001
     def account(name: str, minute: int, pattern: str = "aaaa99") -> dict:
         return {"account_id": name, "created_at": datetime(2026, 1, 5, 3, minute), "account_type": "education",
-                "email_domain": "uni.example", "extra": '{"email_pattern": "%s"}' % pattern}
+                "email_domain": "uni.example", "extra": f'{{"email_pattern": "{pattern}"}}'}
 
     ctx = store([], [account("a", 1), account("b", 40), account("c", 2, "aaaaa.aaaa"),
                      {**account("d", 3), "created_at": datetime(2026, 1, 5, 5, 0)}])
