@@ -26,51 +26,63 @@ def write_outputs(db: DatabaseAPI, out: Path) -> dict[str, Path]:
 
 
 def campaign_documents(db: DatabaseAPI) -> list[dict[str, Any]]:
-    """One JSON-ready document per campaign: who, how much, when, what was targeted, from where, and why."""
+    """One JSON-ready document per campaign: who, how much, when, what was targeted, from where, and why.
+
+    Each section is one grouped query over all campaigns (not one query per campaign).
+    """
     docs = db.query("""
         SELECT campaign_id, accounts, round(score, 4) AS score, requests, first_seen::VARCHAR AS first_seen,
                last_seen::VARCHAR AS last_seen, models, round(risky_address_share, 3) AS risky_address_share,
                addresses, prefixes, link_kinds
         FROM campaigns ORDER BY campaign_id""").to_pylist()
-    for doc in docs:
-        cid = sql_literal(doc["campaign_id"])
-        members = f"(SELECT account_id FROM account_detections WHERE campaign_id = {cid})"
-        doc["account_ids"] = [
-            r["account_id"]
-            for r in db.query(
-                f"SELECT account_id FROM account_detections WHERE campaign_id = {cid} ORDER BY score DESC"
-            ).to_pylist()
-        ]
-        doc["capabilities"] = _optional(
-            db,
+    db.execute("""CREATE OR REPLACE TEMP TABLE campaign_members AS
+                  SELECT campaign_id, account_id, score FROM account_detections WHERE campaign_id IS NOT NULL""")
+    sections = {
+        "account_ids": """
+            SELECT campaign_id, list(account_id ORDER BY score DESC) AS v FROM campaign_members GROUP BY 1""",
+        "infrastructure": """
+            SELECT campaign_id, list({'ip_class': ip_class, 'requests': requests, 'addresses': addresses,
+                                      'providers': providers} ORDER BY requests DESC) AS v
+            FROM (SELECT m.campaign_id, e.ip_class, count(*) AS requests, count(DISTINCT e.client_ip) AS addresses,
+                         list(DISTINCT e.ip_provider) FILTER (WHERE e.ip_provider IS NOT NULL) AS providers
+                  FROM campaign_members m JOIN events e USING (account_id) GROUP BY ALL) GROUP BY 1""",
+        "pivot_events": """
+            SELECT campaign_id, list({'account_id': account_id, 'share_moved': round(value, 3), 'detail': detail,
+                                      'evidence': evidence} ORDER BY value DESC)[1:10] AS v
+            FROM campaign_members m JOIN account_signals s USING (account_id)
+            WHERE s.signal = 'new_model_pivot' AND s.fired GROUP BY 1""",
+        "reasons": """
+            SELECT campaign_id, list({'signal': signal, 'accounts': accounts, 'mean_value': mean_value,
+                                      'example': example, 'evidence': evidence} ORDER BY accounts DESC) AS v
+            FROM (SELECT m.campaign_id, s.signal, count(*) AS accounts, round(avg(s.value), 3) AS mean_value,
+                         any_value(s.detail) AS example, flatten(list(s.evidence))[1:5] AS evidence
+                  FROM campaign_members m JOIN account_signals s USING (account_id) WHERE s.fired GROUP BY ALL)
+            GROUP BY 1""",
+    }
+    optional = {
+        "capabilities": (
             "request_content",
-            f"""
-            SELECT capability, count(*) AS requests FROM request_content WHERE account_id IN {members}
-            GROUP BY ALL ORDER BY requests DESC LIMIT 5""",
-        )
-        doc["top_templates"] = _optional(
-            db,
+            """
+            SELECT campaign_id, list({'capability': capability, 'requests': requests} ORDER BY requests DESC)[1:5] AS v
+            FROM (SELECT m.campaign_id, r.capability, count(*) AS requests
+                  FROM campaign_members m JOIN request_content r USING (account_id) GROUP BY ALL) GROUP BY 1""",
+        ),
+        "top_templates": (
             "request_templates",
-            f"""
-            SELECT t.example_masked AS template, count(*) AS requests, any_value(t.accounts) AS accounts_using
-            FROM request_templates r JOIN templates t ON t.template_id = r.system_template
-            WHERE r.account_id IN {members} GROUP BY ALL ORDER BY requests DESC LIMIT 3""",
-        )
-        doc["infrastructure"] = db.query(f"""
-            SELECT ip_class, count(*) AS requests, count(DISTINCT client_ip) AS addresses,
-                   list(DISTINCT ip_provider) FILTER (WHERE ip_provider IS NOT NULL) AS providers
-            FROM events WHERE account_id IN {members} GROUP BY ALL ORDER BY requests DESC""").to_pylist()
-        doc["pivot_events"] = db.query(f"""
-            SELECT account_id, round(value, 3) AS share_moved, detail, evidence FROM account_signals
-            WHERE signal = 'new_model_pivot' AND fired AND account_id IN {members}
-            ORDER BY value DESC LIMIT 10""").to_pylist()
-        doc["reasons"] = db.query(f"""
-            SELECT signal, count(*) AS accounts, round(avg(value), 3) AS mean_value, any_value(detail) AS example,
-                   flatten(list(evidence))[1:5] AS evidence
-            FROM account_signals WHERE fired AND account_id IN {members}
-            GROUP BY signal ORDER BY accounts DESC""").to_pylist()
+            """
+            SELECT campaign_id, list({'template': template, 'requests': requests, 'accounts_using': accounts_using}
+                                     ORDER BY requests DESC)[1:3] AS v
+            FROM (SELECT m.campaign_id, t.example_masked AS template, count(*) AS requests,
+                         any_value(t.accounts) AS accounts_using
+                  FROM campaign_members m JOIN request_templates r USING (account_id)
+                  JOIN templates t ON t.template_id = r.system_template GROUP BY ALL) GROUP BY 1""",
+        ),
+    }
+    for name, (table, sql) in optional.items():
+        sections[name] = sql if db.table_exists(table) else ""
+    for name, sql in sections.items():
+        values = {r["campaign_id"]: r["v"] for r in db.query(sql).to_pylist()} if sql else {}
+        for doc in docs:
+            doc[name] = values.get(doc["campaign_id"]) or []
+    db.execute("DROP TABLE campaign_members")
     return docs
-
-
-def _optional(db: DatabaseAPI, table: str, sql: str) -> list[dict[str, Any]]:
-    return db.query(sql).to_pylist() if db.table_exists(table) else []

@@ -9,10 +9,11 @@ university NAT or a company VPN egress from linking its users.
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from distillguard.signals.base import AccountSignal, DetectionContext, PairSignal
 from distillguard.signals.registry import register
-from distillguard.signals.sql import shared_key_pairs
+from distillguard.signals.sql import shared_key_pair_counts, shared_key_pairs
 
 
 def _pairs(ctx: DetectionContext, sql: str) -> pa.Table:
@@ -48,23 +49,36 @@ class SharedAddresses(PairSignal):
     description = "accounts whose sets of client addresses overlap (several shared addresses)"
 
     def compute(self, ctx: DetectionContext) -> pa.Table:
-        cap = ctx.setting("shared_addresses.max_accounts", 300)
-        min_shared = ctx.setting("shared_addresses.min_shared", 2)
-        pairs = shared_key_pairs(
-            "SELECT account_id, client_ip AS key, any_value(request_id) AS evidence_id FROM events "
-            "WHERE ip_class IS DISTINCT FROM 'private' GROUP BY ALL",
-            max_accounts=cap,
-            min_shared=min_shared,
-            evidence="evidence_id",
+        keyed = ctx.db.query("""
+            SELECT account_id, client_ip AS key, any_value(request_id) AS evidence_id FROM events
+            WHERE client_ip IS NOT NULL AND ip_class IS DISTINCT FROM 'private' GROUP BY ALL""")
+        pairs = shared_key_pair_counts(
+            keyed,
+            max_accounts=ctx.setting("shared_addresses.max_accounts", 300),
+            min_shared=ctx.setting("shared_addresses.min_shared", 2),
         )
-        # Overlap relative to the smaller address set: two accounts drawing from one rotating pool overlap
-        # heavily; a traveller who once used a hotel's Wi-Fi does not.
-        return _pairs(
-            ctx,
-            f"""
-            SELECT account_a, account_b, least(1.0, shared / least(n_a, n_b)) AS weight, evidence,
-                   shared || ' shared client addresses, e.g. ' || array_to_string(keys, ', ') AS detail
-            FROM ({pairs})""",
+        # Overlap relative to the smaller address set: two accounts drawing from one small pool overlap
+        # heavily; a traveller who once used a hotel's Wi-Fi does not. Weak overlaps are dropped here.
+        weight = pc.divide(
+            pc.cast(pairs.column("shared"), pa.float64()), pc.min_element_wise(pairs["n_a"], pairs["n_b"])
+        )
+        floor = ctx.setting("shared_addresses.min_weight", 0.2)
+        keep = pc.greater_equal(weight, floor)
+        pairs, weight = pairs.filter(keep), weight.filter(keep)
+        detail = pc.binary_join_element_wise(
+            pc.cast(pairs["shared"], pa.string()),
+            pa.scalar(" shared client addresses of "),
+            pc.cast(pc.min_element_wise(pairs["n_a"], pairs["n_b"]), pa.string()),
+            "",
+        )
+        return pa.table(
+            {
+                "account_a": pairs["account_a"],
+                "account_b": pairs["account_b"],
+                "weight": pc.min_element_wise(weight, pa.scalar(1.0)),
+                "evidence": pairs["evidence"],
+                "detail": detail,
+            }
         )
 
 

@@ -1,6 +1,11 @@
-"""SQL building blocks shared by signals."""
+"""Building blocks shared by signals: the "accounts sharing a rare key" query, in SQL and as a sparse product."""
 
 from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy import sparse
 
 
 def shared_key_pairs(keyed: str, *, max_accounts: int, min_shared: int = 1, evidence: str = "key") -> str:
@@ -26,3 +31,43 @@ pairs AS (
 SELECT p.*, na.n AS n_a, nb.n AS n_b
 FROM pairs p JOIN per_account na ON na.account_id = p.account_a JOIN per_account nb ON nb.account_id = p.account_b
 """
+
+
+def shared_key_pair_counts(keyed: pa.Table, *, max_accounts: int, min_shared: int = 1) -> pa.Table:
+    """The `shared_key_pairs` result computed as a sparse matrix product, for keys with big fan-out.
+
+    `keyed` has columns account_id, key, evidence_id (one row per distinct account and key). With M the
+    account-by-key incidence matrix, M·Mᵀ counts shared keys for every pair in compiled code; a self-join in SQL
+    would materialise one row per (pair, key), which for rotating proxy pools runs to tens of millions.
+    Returns account_a < account_b, shared, n_a, n_b, evidence (one evidence id of account_a).
+    """
+    account_codes = pc.dictionary_encode(keyed.column("account_id").combine_chunks())
+    key_codes = pc.dictionary_encode(keyed.column("key").combine_chunks())
+    accounts = account_codes.dictionary.to_numpy(zero_copy_only=False)
+    account_idx = account_codes.indices.to_numpy()
+    key_idx = key_codes.indices.to_numpy()
+    holders = np.bincount(key_idx, minlength=len(key_codes.dictionary))
+    usable = (holders >= 2) & (holders <= max_accounts)
+    keep = usable[key_idx]
+    m = sparse.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.int32), (account_idx[keep], key_idx[keep])),
+        shape=(len(accounts), len(key_codes.dictionary)),
+    )
+    m.data[:] = 1  # duplicates (same account and key twice) count once
+    per_account = np.bincount(account_idx, minlength=len(accounts))
+    shared = sparse.triu(m @ m.T, k=1).tocoo()
+    mask = shared.data >= min_shared
+    a, b, n = shared.row[mask], shared.col[mask], shared.data[mask]
+    evidence = keyed.column("evidence_id").to_numpy(zero_copy_only=False)
+    first_evidence = np.empty(len(accounts), dtype=object)
+    first_evidence[account_idx[::-1]] = evidence[::-1]
+    return pa.table(
+        {
+            "account_a": pa.array(accounts[a], pa.string()),
+            "account_b": pa.array(accounts[b], pa.string()),
+            "shared": pa.array(n, pa.int64()),
+            "n_a": pa.array(per_account[a], pa.int64()),
+            "n_b": pa.array(per_account[b], pa.int64()),
+            "evidence": pa.array([[e] for e in first_evidence[a]], pa.list_(pa.string())),
+        }
+    )
