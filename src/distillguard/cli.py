@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
+import duckdb
 import orjson
 import typer
 from rich.console import Console
@@ -24,10 +25,18 @@ DEFAULT_DB = Path("distillguard.duckdb")
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
 
 
-def fail(message: str) -> None:
-    """Exit non-zero with a one-line error."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+def fail(message: str) -> NoReturn:
+    """Exit non-zero with a one-line error (plain text: rich would wrap it at the terminal width)."""
+    sys.stderr.write("error: " + " ".join(message.split()) + "\n")
     raise typer.Exit(1)
+
+
+def open_store(db: Path, *, read_only: bool = False) -> DuckDBAPI:
+    """The store at `db`, or a one-line error when it is not a DuckDB file (or is locked by another process)."""
+    try:
+        return DuckDBAPI(db, read_only=read_only)
+    except duckdb.Error as e:
+        fail(f"cannot open store {db}: {str(e).splitlines()[0]}")
 
 
 @app.command("ingest")
@@ -66,7 +75,7 @@ def _run_ingest(
         TimeRemainingColumn(),
         TextColumn("{task.description}"),
     )
-    with Progress(*columns, console=console, transient=True) as bar, DuckDBAPI(db) as store:
+    with Progress(*columns, console=console, transient=True) as bar, open_store(db) as store:
         task = bar.add_task("", total=total_bytes or None)
 
         def progress(path: Path, n: int) -> None:
@@ -76,7 +85,6 @@ def _run_ingest(
             return ingest(store, paths, fmt=fmt, accounts=accounts, max_line_bytes=max_line_bytes, progress=progress)
         except OSError as e:
             fail(f"cannot read input: {e}")
-            raise  # unreachable: fail() exits
 
 
 def _print_summary(s: IngestSummary) -> None:
@@ -108,7 +116,7 @@ def stats_cmd(
     """Counts per table, formats seen and quarantine reasons: what went in."""
     if not db.exists():
         fail(f"no store at {db}; run `distillguard ingest` first")
-    with DuckDBAPI(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         try:
             stats = store_stats(store)
         except LookupError as e:
@@ -150,7 +158,7 @@ def detect_cmd(
     if not db.exists():
         fail(f"no store at {db}; run `distillguard ingest` first")
     files = _run_detect(db, out)
-    with DuckDBAPI(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         summary = store.query(
             "SELECT count(*) AS accounts, count(*) FILTER (WHERE flagged) AS flagged, "
             "count(DISTINCT campaign_id) AS campaigns FROM account_detections"

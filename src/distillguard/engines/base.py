@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pyarrow as pa
 import sqlglot
@@ -56,6 +57,10 @@ class DatabaseAPI(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def files(self) -> list[Path]:
+        """Files on disk that make up the store (an ingest of their folder must skip them)."""
+        return []
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -55,5 +55,10 @@ class DuckDBAPI(DatabaseAPI):
             raise
         self.con.execute("COMMIT")
 
+    def files(self) -> list[Path]:
+        if self.path == ":memory:":
+            return []
+        return [Path(self.path), Path(self.path + ".wal")]
+
     def close(self) -> None:
         self.con.close()

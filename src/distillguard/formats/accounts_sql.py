@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distillguard.formats.native_sql import MAX_TS, _required_id
+from distillguard.formats.native_sql import MAX_TS, _json_kind, _required_id
 
 ACCOUNT_TYPES = ("individual", "startup", "education", "research", "enterprise", "reseller")
 _STRING_FIELDS = ("org_id", "email_domain", "email_hash", "payment_fingerprint", "country")
@@ -21,13 +21,13 @@ def accounts_sql(lines: str) -> str:
     warnings = [
         *(
             f"CASE WHEN json_type(r.{f}) NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT', 'NULL') "
-            f"THEN '{f}: expected string, got ' || lower(json_type(r.{f})) END"
+            f"THEN '{f}: expected string, got ' || {_json_kind(f'json_type(r.{f})')} END"
             for f in _STRING_FIELDS
         ),
         "CASE WHEN r.created_at IS NOT NULL AND json_type(r.created_at) <> 'NULL' AND created IS NULL "
         "THEN 'created_at: not a valid time' END",
         "CASE WHEN json_type(r.verified) NOT IN ('BOOLEAN', 'NULL') THEN 'verified: expected boolean, got ' "
-        "|| lower(json_type(r.verified)) END",
+        f"|| {_json_kind('json_type(r.verified)')} END",
         f"CASE WHEN r.account_type->>'$' NOT IN ({types}) THEN 'account_type: unknown value ' "
         "|| left(r.account_type->>'$', 40) END",
     ]
@@ -45,14 +45,14 @@ WITH parsed AS (
     CASE WHEN json_type(r.created_at) = 'VARCHAR'
            THEN try_cast(try_cast(r.created_at->>'$' AS TIMESTAMPTZ) AS TIMESTAMP)
          WHEN json_type(r.created_at) IN ('UBIGINT', 'BIGINT')
-           THEN try_cast(make_timestamp(CAST(r.created_at->>'$' AS BIGINT) * 1000) AS TIMESTAMP)
+           THEN try(make_timestamp(try_cast(r.created_at->>'$' AS BIGINT) * 1000))
     END AS created
   FROM typed
 )
 SELECT line_no,
   CASE
     WHEN NOT valid THEN 'invalid JSON'
-    WHEN jtype <> 'OBJECT' THEN 'not an object: the record is a JSON ' || lower(jtype)
+    WHEN jtype <> 'OBJECT' THEN 'not an object: the record is a JSON ' || {_json_kind("jtype")}
     {_required_id("account_id")}
   END AS reject_reason,
   r.account_id->>'$' AS account_id,
@@ -61,8 +61,9 @@ SELECT line_no,
   {strings},
   CASE WHEN json_type(r.verified) = 'BOOLEAN' THEN CAST(r.verified->>'$' AS BOOLEAN) END AS verified,
   CASE WHEN len(list_filter(top_keys, lambda k: k NOT IN ({known}))) > 0 THEN
-    CAST(to_json(map_from_entries(list_transform(list_filter(top_keys, lambda k: k NOT IN ({known})),
-      lambda k: struct_pack(k := k, v := json_extract(line, '$."' || replace(k, '"', '\\"') || '"'))))) AS VARCHAR)
+    CAST(to_json(map_from_entries(list_filter(
+            map_entries(CAST(CAST(line AS JSON) AS MAP(VARCHAR, JSON))), lambda e: e.key NOT IN ({known}))))
+        AS VARCHAR)
   END AS extra,
   list_filter([{", ".join(warnings)}], lambda w: w IS NOT NULL) AS warnings
 FROM timed

@@ -27,12 +27,37 @@ from typing import Any
 from distillguard.formats.base import BadRecord, RecordAdapter
 
 MAPPED = frozenset(
-    {"request_id", "account_id", "timestamp", "ip_address", "client_ip", "user_agent", "model", "prompt",
-     "system_prompt", "max_tokens", "org_id", "ja3_hash"}
+    {
+        "request_id",
+        "account_id",
+        "timestamp",
+        "ip_address",
+        "client_ip",
+        "user_agent",
+        "model",
+        "prompt",
+        "system_prompt",
+        "max_tokens",
+        "org_id",
+        "ja3_hash",
+    }
 )
 GLASSWALLY_ONLY = frozenset(
-    {"ja3_hash", "ja3s_hash", "header_order", "h2_settings", "h2_settings_fp", "tls_library", "asn_number",
-     "asn_org", "payment_method_hash", "system_prompt_hash", "campaign_label", "token_count", "country_code"}
+    {
+        "ja3_hash",
+        "ja3s_hash",
+        "header_order",
+        "h2_settings",
+        "h2_settings_fp",
+        "tls_library",
+        "asn_number",
+        "asn_org",
+        "payment_method_hash",
+        "system_prompt_hash",
+        "campaign_label",
+        "token_count",
+        "country_code",
+    }
 )
 
 

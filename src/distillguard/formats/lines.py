@@ -34,6 +34,7 @@ class _Oversized:
     line_no: int
     prefix: bytes
     size: int
+    last: int  # the last byte seen, to tell a CRLF ending
 
 
 def iter_line_batches(
@@ -58,9 +59,10 @@ def iter_line_batches(
             cut = bytes(view[: min(len(view), chunk_bytes)]).find(b"\n")
             if cut < 0:
                 oversized.size += n
+                oversized.last = view[-1]
                 carry = b""
                 continue
-            oversized.size += cut
+            oversized.size += cut - ((view[cut - 1] if cut else oversized.last) == 13)  # CRLF: \r ends it too
             yield _oversized_batch(oversized, max_line_bytes)
             oversized = None
             view = view[cut + 1 :]
@@ -72,11 +74,12 @@ def iter_line_batches(
             if batch.num_rows:
                 yield batch
             carry = bytes(view[last_nl + 1 :])
-        if len(carry) > max_line_bytes:
+        if len(carry) > max_line_bytes + 1:  # +1: a trailing \r may be half of a CRLF ending
             line_no += 1
-            oversized = _Oversized(line_no, carry[:RAW_PREFIX_BYTES], len(carry))
+            oversized = _Oversized(line_no, carry[:RAW_PREFIX_BYTES], len(carry), carry[-1])
             carry = b""
     if oversized is not None:
+        oversized.size -= oversized.last == 13  # a final CR ends the line as in `_split`
         yield _oversized_batch(oversized, max_line_bytes)
     elif carry:
         batch, line_no = _split(memoryview(carry + b"\n"), line_no, max_line_bytes)
@@ -119,8 +122,12 @@ def _split(block: memoryview, first_line_no: int, max_line_bytes: int) -> tuple[
     offsets[1:] = ends + 1
     numbers = np.arange(first_line_no + 1, first_line_no + 1 + len(ends), dtype=np.int64)
     lengths = np.diff(offsets) - 1
+    lengths -= (lengths > 0) & (arr[np.maximum(ends - 1, 0)] == 13)  # a CRLF line's \r is its terminator too
     strings = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(block))
-    blank = (lengths == 0) | ((lengths == 1) & (arr[np.maximum(ends - 1, 0)] == 13))
+    blank = lengths == 0
+    short = np.flatnonzero((lengths > 0) & (lengths <= 64))  # whitespace-only lines are short; check those only
+    starts = offsets[:-1]
+    blank[short] = [not bytes(block[starts[i] : starts[i] + lengths[i]]).strip() for i in short]
     too_long = lengths > max_line_bytes
     ok = ~blank & ~too_long
     if not ok.all():

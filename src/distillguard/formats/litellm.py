@@ -67,12 +67,31 @@ ENDPOINTS = {
     "aembedding": "embeddings",
 }
 SPEND_LOG_CONSUMED = frozenset(
-    {"request_id", "startTime", "messages", "response", "proxy_server_request", "requester_ip_address",
-     "api_key", "prompt_tokens", "completion_tokens", "metadata", "request_tags"}
+    {
+        "request_id",
+        "startTime",
+        "messages",
+        "response",
+        "proxy_server_request",
+        "requester_ip_address",
+        "api_key",
+        "prompt_tokens",
+        "completion_tokens",
+        "metadata",
+        "request_tags",
+    }
 )
 PAYLOAD_CONSUMED = frozenset(
-    {"id", "startTime", "messages", "response", "model_parameters", "requester_ip_address",
-     "prompt_tokens", "completion_tokens"}
+    {
+        "id",
+        "startTime",
+        "messages",
+        "response",
+        "model_parameters",
+        "requester_ip_address",
+        "prompt_tokens",
+        "completion_tokens",
+    }
 )
 
 
@@ -129,9 +148,7 @@ def _convert(row: Any) -> dict[str, Any]:
         return _from_spend_log(row)
     if kind == "payload":
         return _from_payload(row)
-    raise BadRecord(
-        "litellm: neither a LiteLLM_SpendLogs row (request_id, call_type) nor a StandardLoggingPayload"
-    )
+    raise BadRecord("litellm: neither a LiteLLM_SpendLogs row (request_id, call_type) nor a StandardLoggingPayload")
 
 
 def _from_spend_log(row: dict[str, Any]) -> dict[str, Any]:
@@ -152,8 +169,10 @@ def _from_spend_log(row: dict[str, Any]) -> dict[str, Any]:
     )
     optional = {
         "org_id": _first(
-            row.get("team_id"), meta.get("user_api_key_team_id"),
-            row.get("organization_id"), meta.get("user_api_key_org_id"),
+            row.get("team_id"),
+            meta.get("user_api_key_team_id"),
+            row.get("organization_id"),
+            meta.get("user_api_key_org_id"),
         ),
         "api_key_id": api_key,
         "client_ip": _first(row.get("requester_ip_address"), meta.get("requester_ip_address")),
@@ -166,8 +185,10 @@ def _from_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """One `StandardLoggingPayload`: identities sit in `metadata.user_api_key_*`, times in epoch seconds."""
     meta = _json_object(payload.get("metadata"), "metadata")
     account = _first(
-        payload.get("end_user"), meta.get("user_api_key_end_user_id"),
-        meta.get("user_api_key_user_id"), meta.get("user_api_key_hash"),
+        payload.get("end_user"),
+        meta.get("user_api_key_end_user_id"),
+        meta.get("user_api_key_user_id"),
+        meta.get("user_api_key_hash"),
     )
     params = _json_object(payload.get("model_parameters"), "model_parameters")
     messages = _as_messages(_json_value(payload.get("messages"), "messages"))
@@ -179,9 +200,7 @@ def _from_payload(payload: dict[str, Any]) -> dict[str, Any]:
         extras={k: v for k, v in payload.items() if k not in PAYLOAD_CONSUMED},
     )
     optional = {
-        "org_id": _first(
-            meta.get("user_api_key_team_id"), meta.get("team_id"), meta.get("user_api_key_org_id")
-        ),
+        "org_id": _first(meta.get("user_api_key_team_id"), meta.get("team_id"), meta.get("user_api_key_org_id")),
         "api_key_id": _first(meta.get("user_api_key_hash")),
         "client_ip": _first(payload.get("requester_ip_address"), meta.get("requester_ip_address")),
         "user_agent": _first(meta.get("user_agent")),
@@ -312,14 +331,17 @@ def _anthropic_message(raw: dict[str, Any]) -> dict[str, Any]:
     thoughts = [b["thinking"] for b in blocks if isinstance(b.get("thinking"), str)]
     calls = [
         {"id": b.get("id"), "name": b.get("name"), "arguments": b.get("input")}
-        for b in blocks if b.get("type") == "tool_use"
+        for b in blocks
+        if b.get("type") == "tool_use"
     ]
-    return _compact({
-        "text": "\n".join(texts) or None,
-        "reasoning": "\n".join(thoughts) or None,
-        "tool_calls": calls or None,
-        "stop_reason": _first(raw.get("stop_reason")),
-    })
+    return _compact(
+        {
+            "text": "\n".join(texts) or None,
+            "reasoning": "\n".join(thoughts) or None,
+            "tool_calls": calls or None,
+            "stop_reason": _first(raw.get("stop_reason")),
+        }
+    )
 
 
 def _content_text(content: Any) -> str | None:

@@ -76,15 +76,30 @@ _OPTIONAL = {
 
 
 def _opt_value(path: str, sql_type: str) -> str:
-    return f"r.{path}" if sql_type == "VARCHAR" else f"try_cast(r.{path} AS {sql_type})"
+    x = f"r.{path}"
+    if sql_type == "VARCHAR":  # an object or list given for a text field is dropped (with a warning)
+        return f"CASE WHEN NOT (left({x}, 1) IN ('{{', '[') AND json_valid({x})) THEN {x} END"
+    if sql_type == "BOOLEAN":
+        return f"CASE {x} WHEN 'true' THEN true WHEN 'false' THEN false END"
+    if sql_type == "DOUBLE":
+        return f"try_cast({x} AS DOUBLE)"
+    # Integers: a fractional number is wrong, not something to round.
+    return f"CASE WHEN try_cast({x} AS DOUBLE) = try_cast({x} AS {sql_type}) THEN try_cast({x} AS {sql_type}) END"
 
 
-def _opt_warning(path: str, sql_type: str) -> str | None:
-    if sql_type == "VARCHAR":
-        return None
+def _opt_warning(path: str, sql_type: str) -> str:
+    expected = {"VARCHAR": "string", "BOOLEAN": "boolean", "DOUBLE": "number"}.get(sql_type, "integer")
     return (
-        f"CASE WHEN r.{path} IS NOT NULL AND try_cast(r.{path} AS {sql_type}) IS NULL "
-        f"THEN '{path}: expected {sql_type.lower()}, got ' || left(r.{path}, 40) END"
+        f"CASE WHEN r.{path} IS NOT NULL AND ({_opt_value(path, sql_type)}) IS NULL "
+        f"THEN '{path}: expected {expected}, got ' || left(r.{path}, 40) END"
+    )
+
+
+def _json_kind(expr: str) -> str:
+    """JSON's own name for a DuckDB JSON type name (UBIGINT → number)."""
+    return (
+        f"CASE {expr} WHEN 'VARCHAR' THEN 'string' WHEN 'BOOLEAN' THEN 'boolean' WHEN 'ARRAY' THEN 'array' "
+        f"WHEN 'NULL' THEN 'null' WHEN 'OBJECT' THEN 'object' ELSE 'number' END"
     )
 
 
@@ -92,7 +107,7 @@ def _required_id(name: str) -> str:
     return (
         f"WHEN r.{name} IS NULL OR json_type(r.{name}) = 'NULL' THEN 'missing field: {name}' "
         f"WHEN json_type(r.{name}) NOT IN {_STR} THEN "
-        f"'wrong type: {name} must be a string or integer, got ' || lower(json_type(r.{name})) "
+        f"'wrong type: {name} must be a string or integer, got ' || {_json_kind(f'json_type(r.{name})')} "
         f"WHEN trim(r.{name}->>'$') = '' THEN 'missing field: {name} is empty' "
     )
 
@@ -103,7 +118,9 @@ def normalise_sql(lines: str, dialect: str | None = None) -> str:
     `dialect` pins the request body dialect ('anthropic' or 'openai'); None infers it per record.
     """
     optional_values = ",\n    ".join(f"{_opt_value(path, t)} AS {col}" for col, (path, t) in _OPTIONAL.items())
-    optional_warnings = ", ".join(w for path, t in _OPTIONAL.values() if (w := _opt_warning(path, t)))
+    optional_warnings = ", ".join(
+        _opt_warning(path, t) for path, t in [*_OPTIONAL.values(), ("model", "VARCHAR"), ("request.model", "VARCHAR")]
+    )
     known = ", ".join(f"'{k}'" for k in KNOWN_TOP_LEVEL)
     body_dialect = (
         f"'{dialect}'"
@@ -131,7 +148,7 @@ WITH parsed AS (
          WHEN json_type(r.timestamp) = 'VARCHAR'
               THEN try_cast(try_cast(r.timestamp->>'$' AS TIMESTAMPTZ) AS TIMESTAMP)
          WHEN json_type(r.timestamp) IN {_INT}
-              THEN try_cast(make_timestamp(CAST(r.timestamp->>'$' AS BIGINT) * 1000) AS TIMESTAMP)
+              THEN try(make_timestamp(try_cast(r.timestamp->>'$' AS BIGINT) * 1000))
     END AS ts,
     r.request.messages AS msgs,
     r.request.tools AS tool_list
@@ -141,13 +158,13 @@ WITH parsed AS (
     CASE
       WHEN top_keys IS NULL THEN 'invalid JSON'
       WHEN len(top_keys) = 0 THEN CASE json_type(line) WHEN 'OBJECT' THEN 'missing field: request_id'
-                                  ELSE 'not an object: the record is a JSON ' || lower(json_type(line)) END
+                                  ELSE 'not an object: the record is a JSON ' || {_json_kind("json_type(line)")} END
       {_required_id("request_id")}
       {_required_id("account_id")}
       WHEN r.timestamp IS NULL OR json_type(r.timestamp) = 'NULL' THEN 'missing field: timestamp'
       WHEN json_type(r.timestamp) NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT')
            THEN 'wrong type: timestamp must be an RFC 3339 string or epoch milliseconds, got '
-                || lower(json_type(r.timestamp))
+                || {_json_kind("json_type(r.timestamp)")}
       WHEN ts IS NULL THEN 'bad timestamp: ' || left(r.timestamp, 60) || ' is not a valid RFC 3339 time'
       WHEN ts < TIMESTAMP '{MIN_TS}' OR ts >= TIMESTAMP '{MAX_TS}' THEN
            'bad timestamp: ' || left(r.timestamp, 60) || ' is outside {MIN_TS}..{MAX_TS}'
@@ -155,9 +172,11 @@ WITH parsed AS (
                    THEN ' (epoch seconds given where milliseconds are expected?)' ELSE '' END
       WHEN r.request IS NULL THEN CASE WHEN list_contains(top_keys, 'request')
                                        THEN 'wrong type: request must be an object' ELSE 'missing field: request' END
-      WHEN msgs IS NULL THEN CASE json_type(line, '$.request') WHEN 'OBJECT'
-                             THEN 'wrong type: request.messages must be a list'
-                             ELSE 'wrong type: request must be an object' END
+      WHEN msgs IS NULL THEN CASE WHEN json_type(line, '$.request') <> 'OBJECT'
+                                  THEN 'wrong type: request must be an object'
+                                  WHEN json_exists(line, '$.request.messages')
+                                  THEN 'wrong type: request.messages must be a list'
+                                  ELSE 'missing field: request.messages' END
     END AS reject_reason
   FROM checked
 ), typed_msgs AS (
@@ -191,7 +210,7 @@ SELECT
     ts,
     r.account_id->>'$' AS account_id,
     {optional_values},
-    coalesce(r.model, r.request.model) AS model,
+    coalesce({_opt_value('model', 'VARCHAR')}, {_opt_value('request.model', 'VARCHAR')}) AS model,
     {body_dialect} AS body_dialect,
     nullif(concat_ws(chr(10),
         {_text_of("r.request.system")},
@@ -203,15 +222,14 @@ SELECT
     CAST(len(ut) AS INTEGER) AS user_turns,
     list_filter(list_transform(tool_list, lambda t: coalesce(t.name, t.function.name)),
                 lambda n: n IS NOT NULL) AS tool_names,
-    CAST(list_sum(list_transform(mt, lambda m: m.tool_results)) AS INTEGER) AS tool_result_count,
-    CAST(list_sum(list_transform(mt, lambda m: m.images)) AS INTEGER) AS image_count,
+    CAST(coalesce(list_sum(list_transform(mt, lambda m: m.tool_results)), 0) AS INTEGER) AS tool_result_count,
+    CAST(coalesce(list_sum(list_transform(mt, lambda m: m.images)), 0) AS INTEGER) AS image_count,
     CAST(length(coalesce(r.response.text,
         array_to_string(list_transform(r.response.content, lambda b: b.text), ''),
         r.response.choices[1].message.content)) AS BIGINT) AS response_chars,
     CASE WHEN len(list_filter(top_keys, lambda k: k NOT IN ({known}))) > 0 THEN
-        CAST(to_json(map_from_entries(list_transform(
-            list_filter(top_keys, lambda k: k NOT IN ({known})),
-            lambda k: struct_pack(k := k, v := json_extract(line, '$."' || replace(k, '"', '\\"') || '"')))))
+        CAST(to_json(map_from_entries(list_filter(
+            map_entries(CAST(CAST(line AS JSON) AS MAP(VARCHAR, JSON))), lambda e: e.key NOT IN ({known}))))
         AS VARCHAR)
     END AS extra,
     list_filter([{optional_warnings}], lambda w: w IS NOT NULL) AS warnings

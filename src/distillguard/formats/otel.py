@@ -52,19 +52,41 @@ MESSAGE_EVENTS = {
     "gen_ai.tool.message": "tool",
 }
 CONTENT_EVENTS = frozenset(
-    {*MESSAGE_EVENTS, "gen_ai.choice", "gen_ai.content.prompt", "gen_ai.content.completion",
-     "gen_ai.client.inference.operation.details"}
+    {
+        *MESSAGE_EVENTS,
+        "gen_ai.choice",
+        "gen_ai.content.prompt",
+        "gen_ai.content.completion",
+        "gen_ai.client.inference.operation.details",
+    }
 )
 CONSUMED = frozenset(
-    {"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
-     "gen_ai.tool.definitions", "gen_ai.request.model", "gen_ai.request.max_tokens",
-     "gen_ai.request.temperature", "gen_ai.request.top_p", "gen_ai.usage.input_tokens",
-     "gen_ai.usage.output_tokens", "gen_ai.usage.prompt_tokens", "gen_ai.usage.completion_tokens",
-     "user.id", "enduser.id", "client.address", "user_agent.original"}
+    {
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+        "gen_ai.tool.definitions",
+        "gen_ai.request.model",
+        "gen_ai.request.max_tokens",
+        "gen_ai.request.temperature",
+        "gen_ai.request.top_p",
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.prompt_tokens",
+        "gen_ai.usage.completion_tokens",
+        "user.id",
+        "enduser.id",
+        "client.address",
+        "user_agent.original",
+    }
 )
 CONSUMED_PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.", "llm.request.functions.")
-ENDPOINTS = {"chat": "chat/completions", "text_completion": "completions", "completion": "completions",
-             "embeddings": "embeddings"}
+ENDPOINTS = {
+    "chat": "chat/completions",
+    "text_completion": "completions",
+    "completion": "completions",
+    "embeddings": "embeddings",
+}
 STATUS_ERROR = (2, "STATUS_CODE_ERROR")
 
 
@@ -132,8 +154,11 @@ def _span_native(span: Any, resource: dict[str, Any], scope: Any) -> dict[str, A
     if trace_id is None or span_id is None:
         raise BadRecord("otel: GenAI span has no traceId/spanId")
     account = next(
-        (v for v in (own.get("user.id"), own.get("enduser.id"), attrs.get("user.id"), attrs.get("enduser.id"))
-         if _text(v)),
+        (
+            v
+            for v in (own.get("user.id"), own.get("enduser.id"), attrs.get("user.id"), attrs.get("enduser.id"))
+            if _text(v)
+        ),
         None,
     )
     if account is None:
@@ -340,7 +365,8 @@ def _output_from_parts(message: Any) -> dict[str, Any]:
         "reasoning": "\n".join(_as_text(p.get("content")) for p in parts if p.get("type") == "reasoning"),
         "tool_calls": [
             {"id": p.get("id"), "name": p.get("name"), "arguments": p.get("arguments")}
-            for p in parts if p.get("type") == "tool_call"
+            for p in parts
+            if p.get("type") == "tool_call"
         ],
         "stop_reason": _text(message.get("finish_reason")),
     }
@@ -419,9 +445,7 @@ def _extras(
         "status": span.get("status"),
         "scope": {"name": scope.get("name"), "version": scope.get("version")},
         "resource": resource,
-        "attributes": {
-            k: v for k, v in own.items() if k not in CONSUMED and not k.startswith(CONSUMED_PREFIXES)
-        },
+        "attributes": {k: v for k, v in own.items() if k not in CONSUMED and not k.startswith(CONSUMED_PREFIXES)},
         "events": [e for e in events if e["name"] not in CONTENT_EVENTS],
     }
 
@@ -451,7 +475,7 @@ def _any_value(value: Any, key: str, depth: int) -> Any:
         raise BadRecord(f"otel: attribute {key!r} is not an AnyValue")
     if depth > MAX_VALUE_DEPTH:
         raise BadRecord(f"otel: attribute {key!r} nests deeper than {MAX_VALUE_DEPTH} levels")
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind in ("stringValue", "bytesValue") and isinstance(inner, str):
         return inner
     if kind == "boolValue" and isinstance(inner, bool):
@@ -476,11 +500,13 @@ def _events(value: Any) -> list[dict[str, Any]]:
     for event in value:
         if not isinstance(event, dict) or not isinstance(event.get("name"), str):
             raise BadRecord("otel: span event has no name")
-        events.append({
-            "name": event["name"],
-            "time_unix_nano": event.get("timeUnixNano"),
-            "attributes": _attributes(event.get("attributes"), f"event {event['name']!r}"),
-        })
+        events.append(
+            {
+                "name": event["name"],
+                "time_unix_nano": event.get("timeUnixNano"),
+                "attributes": _attributes(event.get("attributes"), f"event {event['name']!r}"),
+            }
+        )
     return events
 
 

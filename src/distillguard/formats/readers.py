@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillguard.formats.base import BadRecord, RecordAdapter
-from distillguard.formats.io import head_bytes, is_parquet, open_binary
+from distillguard.formats.io import compression_of, head_bytes, is_parquet, open_binary
 from distillguard.formats.lines import RAW_PREFIX_BYTES, iter_line_batches
 
 NATIVE_LINES = pa.schema(
@@ -52,8 +52,11 @@ def read_native_lines(
 
         adapter = get_adapter(fmt)
     if _is_json_document(path):
-        yield from _document(path, adapter)
-        return
+        document = _document(path, adapter)
+        if document is not None:
+            yield document
+            return  # else: not one JSON value after all (a JSON Lines file starting "[INFO]…"): read lines
+    chunk_bytes = _chunk_size(path, chunk_bytes)
     with open_binary(path, on_read) as stream:
         for batch in iter_line_batches(stream, chunk_bytes=chunk_bytes, max_line_bytes=max_line_bytes):
             yield _adapt(batch, adapter) if adapter else _as_native(batch)
@@ -117,19 +120,16 @@ def _is_json_document(path: Path) -> bool:
     return head.startswith(b"[") or first == b"{"
 
 
-def _document(path: Path, adapter: RecordAdapter | None) -> Iterator[pa.RecordBatch]:
+def _document(path: Path, adapter: RecordAdapter | None) -> pa.RecordBatch | None:
+    """The records of a whole-file JSON value, or None when the file does not parse as one."""
     with open_binary(path) as f:
         data = f.read(MAX_DOCUMENT_BYTES + 1)
     if len(data) > MAX_DOCUMENT_BYTES:
-        yield _reject_batch(
-            1, f"document too large: a JSON document over {MAX_DOCUMENT_BYTES:,} bytes; write it as JSON Lines", data
-        )
-        return
+        return None
     try:
         value = orjson.loads(data)
-    except orjson.JSONDecodeError as e:
-        yield _reject_batch(1, f"invalid JSON document: {e}", data)
-        return
+    except orjson.JSONDecodeError:
+        return None
     records = value if isinstance(value, list) else [value]
     rows: dict[str, list] = {name: [] for name in NATIVE_LINES.names}
     for index, record in enumerate(records, start=1):
@@ -139,23 +139,14 @@ def _document(path: Path, adapter: RecordAdapter | None) -> Iterator[pa.RecordBa
             values = (index, item, native, bad, text[:RAW_PREFIX_BYTES] if bad else None, len(text))
             for key, v in zip(NATIVE_LINES.names, values, strict=True):
                 rows[key].append(v)
-    yield pa.RecordBatch.from_pydict(rows, schema=NATIVE_LINES)
+    return pa.RecordBatch.from_pydict(rows, schema=NATIVE_LINES)
 
 
-def _reject_batch(line_no: int, reason: str, data: bytes) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist(
-        [
-            {
-                "line_no": line_no,
-                "item": 0,
-                "line": None,
-                "reject_reason": reason,
-                "raw": data[:RAW_PREFIX_BYTES],
-                "raw_bytes": len(data),
-            }
-        ],
-        schema=NATIVE_LINES,
-    )
+def _chunk_size(path: Path, chunk_bytes: int) -> int:
+    """Small plain files get a buffer their size, not 64 MiB (compressed sizes say nothing: keep the default)."""
+    if compression_of(path) is None:
+        return max(1 << 16, min(chunk_bytes, path.stat().st_size + 1))
+    return chunk_bytes
 
 
 def _parquet(path: Path) -> Iterator[pa.RecordBatch]:

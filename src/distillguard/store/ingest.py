@@ -71,18 +71,19 @@ class IngestSummary:
         }
 
 
-def expand_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files named, plus every non-hidden file under directories named, in a stable order."""
+def expand_paths(paths: Iterable[Path], exclude: Iterable[Path] = ()) -> list[Path]:
+    """Files named, plus every non-hidden file under directories named (except `exclude`d ones, such as the
+    store's own files), in a stable order."""
+    skip = {p.resolve() for p in exclude}
+
+    def wanted(f: Path, root: Path) -> bool:
+        hidden = any(part.startswith(".") for part in f.relative_to(root).parts)
+        return f.is_file() and not hidden and f.resolve() not in skip
+
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(
-                sorted(
-                    f
-                    for f in p.rglob("*")
-                    if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
-                )
-            )
+            out.extend(sorted(f for f in p.rglob("*") if wanted(f, p)))
         elif p.exists():
             out.append(p)
         else:
@@ -101,7 +102,8 @@ def ingest(
 ) -> IngestSummary:
     """Ingest log files and accounts files into the store behind `db`; see the module docstring."""
     create_tables(db)
-    log_files, account_files = expand_paths(paths), expand_paths(accounts)
+    store_files = db.files()
+    log_files, account_files = expand_paths(paths, store_files), expand_paths(accounts, store_files)
     summary = IngestSummary(run_id=datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8])
     _start_run(db, summary.run_id, [*log_files, *account_files])
     try:
@@ -291,7 +293,8 @@ def _quarantine(db: DatabaseAPI, source: str, fmt: str, summary: IngestSummary) 
     """Move rejected rows of `staged` and `batch_lines` into `quarantine`, with detailed reasons."""
     rejected = db.query("""
         SELECT b.line_no, b.item, coalesce(b.reject_reason, s.reject_reason) AS reason,
-               coalesce(b.raw, left(b.line, 65536)::BLOB) AS raw, b.raw_bytes
+               coalesce(b.raw, encode(left(rtrim(b.line, chr(10) || chr(13)), 65536))) AS raw,
+               b.raw_bytes
         FROM batch_lines b LEFT JOIN staged s ON s.line_no = b.line_no AND s.item = b.item
         WHERE b.reject_reason IS NOT NULL OR s.reject_reason IS NOT NULL""")
     if rejected.num_rows == 0:
