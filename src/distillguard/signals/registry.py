@@ -10,6 +10,8 @@ from distillguard.signals.base import AccountSignal, PairSignal
 FAMILY_MODULES = (
     "distillguard.signals.behaviour",
     "distillguard.signals.infrastructure",
+    "distillguard.signals.templates",
+    "distillguard.signals.synchrony",
 )
 
 ACCOUNT_SIGNALS: list[type[AccountSignal]] = []

@@ -34,7 +34,7 @@ from distillguard.signals.base import PAIR_RESULT, DetectionContext, PairSignal
 from distillguard.signals.registry import register
 from distillguard.templates.minhash import band_keys, bucket_pairs, signatures
 
-_TEMPS = ("_sync_base", "_sync_b", "_sync_acc", "_sync_sets", "_sync_hours", "_sync_out")
+_TEMPS = ("_sync_base", "_sync_b", "_sync_acc", "_sync_sets", "_sync_hours", "_sync_scored", "_sync_out")
 
 
 @register
@@ -120,7 +120,7 @@ def _score(ctx: DetectionContext, a: np.ndarray, b: np.ndarray, minutes: int, fa
         GROUP BY a.idx""")
     db.register("_sync_cand", pa.table({"a": a, "b": b}))
     db.execute(f"""
-        INSERT INTO _sync_out
+        CREATE OR REPLACE TEMP TABLE _sync_scored AS
         WITH members AS (SELECT a AS idx FROM _sync_cand UNION SELECT b FROM _sync_cand),
         bits AS (
           SELECT a.idx, bitstring_agg(s.b - {lo}, 0, {hi - lo}) AS bits,
@@ -133,23 +133,25 @@ def _score(ctx: DetectionContext, a: np.ndarray, b: np.ndarray, minutes: int, fa
                  bit_position('1'::BIT, x.bits & y.bits) - 1 + {lo} AS first_shared
           FROM _sync_cand c JOIN bits x ON x.idx = c.a JOIN bits y ON y.idx = c.b),
         chance AS (
-          SELECT s.*, aa.account_id AS id_a, ab.account_id AS id_b, aa.n AS n_a, ab.n AS n_b,
-                 s.inter / s.uni AS j,
-                 s.shared_days * {per_hour} * list_dot_product(ha.q, hb.q) AS expected
+          SELECT s.*, aa.account_id AS id_a, ab.account_id AS id_b, s.inter / s.uni AS j,
+                 s.shared_days * {per_hour} * list_dot_product(ha.q, hb.q) AS expected, aa.n + ab.n AS sizes
           FROM scored s
           JOIN _sync_acc aa ON aa.idx = s.a JOIN _sync_acc ab ON ab.idx = s.b
           JOIN _sync_hours ha ON ha.idx = s.a JOIN _sync_hours hb ON hb.idx = s.b
-          WHERE s.inter >= {min_jaccard} * s.uni),
-        weighted AS (
-          SELECT *, least(expected / (n_a + n_b - expected), 0.999) AS j0 FROM chance),
-        first_requests AS (  -- evidence: a request of each account in the first bucket they share
-          SELECT account_id, b // {factor} AS b, min(request_id) AS request_id FROM _sync_base
-          WHERE account_id IN (SELECT id_a FROM weighted UNION SELECT id_b FROM weighted) GROUP BY ALL)
-        SELECT w.id_a, w.id_b, (w.j - w.j0) / (1 - w.j0) AS weight, [ea.request_id, eb.request_id] AS evidence,
-               'active together in ' || w.inter || ' of ' || w.uni || ' {minutes}-minute buckets (Jaccard '
-                 || round(w.j, 2) || '; ' || round(w.j0, 2) || ' expected from their hours of activity)' AS detail
-        FROM weighted w
-        JOIN first_requests ea ON ea.account_id = w.id_a AND ea.b = w.first_shared
-        JOIN first_requests eb ON eb.account_id = w.id_b AND eb.b = w.first_shared
-        WHERE (w.j - w.j0) / (1 - w.j0) >= {min_weight}""")
+          WHERE s.inter >= {min_jaccard} * s.uni)
+        SELECT id_a, id_b, inter, uni, j, j0, (j - j0) / (1 - j0) AS weight, first_shared
+        FROM (SELECT *, least(expected / (sizes - expected), 0.999) AS j0 FROM chance)
+        WHERE (j - j0) / (1 - j0) >= {min_weight}""")
     db.unregister("_sync_cand")
+    # Evidence: a request of each account in the first bucket the two share.
+    db.execute(f"""
+        INSERT INTO _sync_out
+        WITH first_requests AS (
+          SELECT account_id, b // {factor} AS b, min(request_id) AS request_id FROM _sync_base
+          WHERE account_id IN (SELECT id_a FROM _sync_scored UNION SELECT id_b FROM _sync_scored) GROUP BY ALL)
+        SELECT w.id_a, w.id_b, w.weight, [ea.request_id, eb.request_id],
+               'active together in ' || w.inter || ' of ' || w.uni || ' {minutes}-minute buckets (Jaccard '
+                 || round(w.j, 2) || '; ' || round(w.j0, 2) || ' expected from their hours of activity)'
+        FROM _sync_scored w
+        JOIN first_requests ea ON ea.account_id = w.id_a AND ea.b = w.first_shared
+        JOIN first_requests eb ON eb.account_id = w.id_b AND eb.b = w.first_shared""")

@@ -1,0 +1,101 @@
+"""Content: what an account's requests ask for, from the per-request labels in `request_content`.
+
+A harvest is recognisable by what it asks for at volume: written-out reasoning (the training signal a
+reasoning model is distilled from), one narrow valuable capability, or data-set-shaped output. Each is
+common among legitimate users one request at a time (a student asks for steps, a developer sends mostly
+code, a team generates labelled data for its own classifier), so these are shares over many requests and
+features for the scorer, not verdicts.
+
+Thresholds were chosen on simulated traffic generated from the TRAIN split only (`python
+scripts/train_content_models.py --thresholds`, which prints the per-role distribution of every value below;
+the figures are in docs/quality.md, "Content classifiers"):
+
+- `cot_elicitation_share` 0.5: every campaign account on the train-split scenarios sends at least 0.6 of its
+  requests with cot_score >= 0.5 (reseller accounts, half of whose traffic is other customers', included),
+  while the benign population's 99.9th percentile stays below 0.3; the evaluation company (benchmarks with
+  "think step by step") sits between the two, which is why it is a feature for the scorer and not a verdict.
+- `capability_concentration` 0.8: the 95th percentile of benign accounts; campaign accounts mostly fall below
+  it because campaigns spread over a few capabilities (reasoning + grading + rewrites; tools + coding +
+  computer use), so this signal mostly separates single-purpose machines from people and is weak alone.
+- `synthetic_data_share` 0.5: half of the account's requests ask for generated, data-set-shaped output; only
+  the synthetic-data customers (a hard negative) reach it on the train-split scenarios.
+
+Only accounts with at least `MIN_REQUESTS` requests get a row: a share over a handful of requests says
+nothing about volume, and one copied template must not make a casual user look like a harvest.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from distillguard.signals.base import AccountSignal, DetectionContext
+from distillguard.signals.registry import register
+
+MIN_REQUESTS = 20
+LABEL_CUTOFF = 0.5  # a request counts as CoT elicitation / data generation from this score on
+
+
+class _ContentSignal(AccountSignal):
+    """An account signal that is one SQL query over `request_content`."""
+
+    family = "content"
+    sql: str
+
+    def compute(self, ctx: DetectionContext) -> pa.Table:
+        return ctx.db.query(self.sql)
+
+
+def _share_sql(score: str, what: str) -> str:
+    """Share of an account's requests whose `score` reaches LABEL_CUTOFF; evidence: its top-scoring requests."""
+    return f"""
+        SELECT account_id,
+               avg(CASE WHEN {score} >= {LABEL_CUTOFF} THEN 1.0 ELSE 0.0 END) AS value,
+               list(request_id ORDER BY {score} DESC, request_id)[1:3] AS evidence,
+               count(*) FILTER (WHERE {score} >= {LABEL_CUTOFF}) || ' of ' || count(*) || ' requests {what} ('
+                 || '{score} >= {LABEL_CUTOFF}; highest ' || round(max({score}), 2) || ')' AS detail
+        FROM request_content GROUP BY account_id HAVING count(*) >= {MIN_REQUESTS}"""
+
+
+@register
+class CotElicitationShare(_ContentSignal):
+    name = "cot_elicitation_share"
+    description = "share of the account's requests that ask the model to write out its reasoning"
+    threshold = 0.5
+    sql = _share_sql("cot_score", "ask for written-out reasoning")
+
+
+@register
+class SyntheticDataShare(_ContentSignal):
+    name = "synthetic_data_share"
+    description = "share of the account's requests that ask for generated, data-set-shaped output"
+    threshold = 0.5
+    sql = _share_sql("synthetic_score", "ask for generated data-set output")
+
+
+@register
+class CapabilityConcentration(_ContentSignal):
+    name = "capability_concentration"
+    description = (
+        "share of the account's requests in its most used capability other than general chat: harvesting "
+        "concentrates on one narrow, valuable capability"
+    )
+    threshold = 0.8
+    sql = f"""
+        WITH per_capability AS (
+          SELECT account_id, capability, count(*) AS n,
+                 list(request_id ORDER BY capability_score DESC, request_id)[1:3] AS evidence
+          FROM request_content GROUP BY account_id, capability
+        ),
+        ranked AS (
+          SELECT *, sum(n) OVER (PARTITION BY account_id) AS total,
+                 row_number() OVER (PARTITION BY account_id
+                                    ORDER BY capability = 'general_chat', n DESC, capability) AS rank
+          FROM per_capability
+        ),
+        runner_up AS (SELECT account_id, capability, n FROM ranked WHERE rank = 2 AND capability <> 'general_chat')
+        SELECT t.account_id, t.n / t.total AS value, t.evidence,
+               round(100 * t.n / t.total, 1) || '% of ' || t.total || ' requests are ' || t.capability
+                 || coalesce(' (next: ' || r.capability || ' ' || round(100 * r.n / t.total, 1) || '%)', '')
+                 AS detail
+        FROM ranked t LEFT JOIN runner_up r ON r.account_id = t.account_id
+        WHERE t.rank = 1 AND t.capability <> 'general_chat' AND t.total >= {MIN_REQUESTS}"""
