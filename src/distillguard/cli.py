@@ -193,17 +193,47 @@ def _run_detect(db: Path, out: Path) -> dict[str, Path]:
 
 @app.command("demo")
 def demo_cmd(
-    db: DbOption = Path("distillguard-demo.duckdb"),
+    out: Annotated[Path, typer.Option("--out", help="Working directory for the demo.")] = Path("distillguard-demo"),
+    scale: Annotated[float, typer.Option(help="Scenario size (1.0 = article scale).")] = 0.004,
+    seed: Annotated[int, typer.Option(help="Simulation seed (held out from training).")] = 7,
 ) -> None:
-    """Run the pipeline end to end on a small scenario shipped with the package."""
-    from importlib.resources import files
+    """Simulate a month of traffic with campaigns and hard negatives, ingest it, detect, and score the result."""
+    from distillguard.evaluate import evaluate, write_report
+    from distillguard.simulate import simulate
 
-    samples = files("distillguard") / "data" / "samples"
-    logs, accounts = Path(str(samples / "demo_logs.jsonl.gz")), Path(str(samples / "demo_accounts.jsonl"))
-    if db.exists():
-        db.unlink()
-    console.print(f"[bold]1/2[/] ingest {logs.name} and {accounts.name} into {db}")
-    summary = _run_ingest(db, [logs], [accounts], "auto", 16 << 20, logs.stat().st_size + accounts.stat().st_size)
-    _print_summary(summary)
-    console.print(f"[bold]2/2[/] what went in (`distillguard stats --db {db}`)")
-    stats_cmd(db=db, json_out=False)
+    sim, db = out / "traffic", out / "distillguard.duckdb"
+    for f in (db, Path(str(db) + ".wal")):
+        f.unlink(missing_ok=True)
+    console.print(f"[bold]1/4 simulate[/] standard scenario, scale {scale}, seed {seed} → {sim}")
+    summary = simulate("standard", scale, seed, sim)
+    console.print(f"    {summary.requests:,} requests from {summary.accounts:,} accounts (truth in truth.jsonl)")
+    console.print(f"[bold]2/4 ingest[/] into {db}")
+    logs = Path(summary.files["logs"])
+    accounts = Path(summary.files["accounts"])
+    _print_summary(_run_ingest(db, [logs], [accounts], "auto", 16 << 20, logs.stat().st_size))
+    console.print(f"[bold]3/4 detect[/] → {out / 'detections'}")
+    files = _run_detect(db, out / "detections")
+    console.print("[bold]4/4 evaluate[/] against the simulator's ground truth")
+    result = evaluate(Path(summary.files["truth"]), out / "detections")
+    write_report(result, out / "evaluation.html")
+    table = Table(title="detection quality", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("account_recall", "account_precision", "benign_fpr", "request_recall", "campaign_purity"):
+        value = getattr(result, key)
+        table.add_row(key, "—" if value is None else f"{value:.4f}")
+    table.add_row("campaigns_found", f"{result.campaigns_found} of {result.campaigns_total}")
+    Console().print(table)
+    console.print(f"reports: {files['report']}, {files['campaigns']}, {files['accounts']}, {out / 'evaluation.html'}")
+
+
+def _register_commands() -> None:
+    """Commands that live with their stage."""
+    from distillguard.evaluate.commands import register as register_evaluate
+    from distillguard.simulate.commands import register as register_simulate
+
+    register_simulate(app)
+    register_evaluate(app)
+
+
+_register_commands()

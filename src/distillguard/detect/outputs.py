@@ -35,11 +35,10 @@ def campaign_documents(db: DatabaseAPI) -> list[dict[str, Any]]:
                last_seen::VARCHAR AS last_seen, models, round(risky_address_share, 3) AS risky_address_share,
                addresses, prefixes, link_kinds
         FROM campaigns ORDER BY campaign_id""").to_pylist()
-    db.execute("""CREATE OR REPLACE TEMP TABLE campaign_members AS
-                  SELECT campaign_id, account_id, score FROM account_detections WHERE campaign_id IS NOT NULL""")
     sections = {
         "account_ids": """
-            SELECT campaign_id, list(account_id ORDER BY score DESC) AS v FROM campaign_members GROUP BY 1""",
+            SELECT campaign_id, list(account_id ORDER BY score DESC) AS v
+            FROM campaign_members JOIN account_detections USING (campaign_id, account_id) GROUP BY 1""",
         "infrastructure": """
             SELECT campaign_id, list({'ip_class': ip_class, 'requests': requests, 'addresses': addresses,
                                       'providers': providers} ORDER BY requests DESC) AS v
@@ -84,5 +83,4 @@ def campaign_documents(db: DatabaseAPI) -> list[dict[str, Any]]:
         values = {r["campaign_id"]: r["v"] for r in db.query(sql).to_pylist()} if sql else {}
         for doc in docs:
             doc[name] = values.get(doc["campaign_id"]) or []
-    db.execute("DROP TABLE campaign_members")
     return docs
