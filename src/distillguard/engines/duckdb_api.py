@@ -15,7 +15,7 @@ from distillguard.engines.base import DatabaseAPI
 class DuckDBAPI(DatabaseAPI):
     dialect = "duckdb"
 
-    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False, memory_limit: str = "1500MB") -> None:
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False, memory_limit: str = "1200MB") -> None:
         self.path = str(path)
         # A bounded buffer pool keeps peak memory flat on any input size; DuckDB spills beyond it.
         self.con = duckdb.connect(self.path, read_only=read_only, config={"memory_limit": memory_limit})
