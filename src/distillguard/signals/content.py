@@ -6,19 +6,20 @@ common among legitimate users one request at a time (a student asks for steps, a
 code, a team generates labelled data for its own classifier), so these are shares over many requests and
 features for the scorer, not verdicts.
 
-Thresholds were chosen on simulated traffic generated from the TRAIN split only (`python
-scripts/train_content_models.py --thresholds`, which prints the per-role distribution of every value below;
-the figures are in docs/quality.md, "Content classifiers"):
+Thresholds were read off simulated traffic generated from the TRAIN split (`python
+scripts/train_content_models.py --thresholds train`, which prints each value's distribution per role) and
+checked on the TEST split; the tables are in docs/quality.md, "Content classifiers":
 
-- `cot_elicitation_share` 0.5: every campaign account on the train-split scenarios sends at least 0.6 of its
-  requests with cot_score >= 0.5 (reseller accounts, half of whose traffic is other customers', included),
-  while the benign population's 99.9th percentile stays below 0.3; the evaluation company (benchmarks with
-  "think step by step") sits between the two, which is why it is a feature for the scorer and not a verdict.
-- `capability_concentration` 0.8: the 95th percentile of benign accounts; campaign accounts mostly fall below
-  it because campaigns spread over a few capabilities (reasoning + grading + rewrites; tools + coding +
-  computer use), so this signal mostly separates single-purpose machines from people and is weak alone.
-- `synthetic_data_share` 0.5: half of the account's requests ask for generated, data-set-shaped output; only
-  the synthetic-data customers (a hard negative) reach it on the train-split scenarios.
+- `cot_elicitation_share` 0.45: the lowest multiple of 0.05 above every non-campaign account on the train
+  split. The closest are evaluation companies (benchmarks asking to "think step by step", about 0.4), then
+  benign accounts (at most 0.28 on train, 0.40 on the test split); every campaign account of the standard
+  scenario is above 0.47. In the evasive scenario the reseller-mixed accounts of campaign C (60% other
+  customers' traffic) fall below it (median 0.37); those of A and B stay above.
+- `capability_concentration` 0.9: the simulated campaigns spread over three or four capabilities (top share
+  at most 0.57), while single-purpose people reach 1.0, so no threshold separates them; 0.9 limits the fired
+  bit to the 3-5% most concentrated benign accounts. It describes an account; the scorer weighs it.
+- `synthetic_data_share` 0.5: half of the account's requests ask for generated, data-set-shaped output; on
+  the simulated traffic only the synthetic-data customers (0.97) reach it, every other account stays below 0.11.
 
 Only accounts with at least `MIN_REQUESTS` requests get a row: a share over a handful of requests says
 nothing about volume, and one copied template must not make a casual user look like a harvest.
@@ -60,7 +61,7 @@ def _share_sql(score: str, what: str) -> str:
 class CotElicitationShare(_ContentSignal):
     name = "cot_elicitation_share"
     description = "share of the account's requests that ask the model to write out its reasoning"
-    threshold = 0.5
+    threshold = 0.45
     sql = _share_sql("cot_score", "ask for written-out reasoning")
 
 
@@ -79,7 +80,7 @@ class CapabilityConcentration(_ContentSignal):
         "share of the account's requests in its most used capability other than general chat: harvesting "
         "concentrates on one narrow, valuable capability"
     )
-    threshold = 0.8
+    threshold = 0.9
     sql = f"""
         WITH per_capability AS (
           SELECT account_id, capability, count(*) AS n,

@@ -8,6 +8,7 @@ from distillguard.signals.base import AccountSignal, PairSignal
 
 # The signal families. Each module registers its classes with `@register` when imported.
 FAMILY_MODULES = (
+    "distillguard.signals.content",
     "distillguard.signals.behaviour",
     "distillguard.signals.infrastructure",
     "distillguard.signals.templates",
