@@ -15,19 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-WRAPPER = """
-import resource, subprocess, sys, time
-start = time.perf_counter()
-subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
-"""
-
-
-def child(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of `cmd` in a fresh child process."""
-    out = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], check=True, capture_output=True, text=True)
-    seconds, rss = out.stdout.split()
-    return float(seconds), float(rss)
+from child import child
 
 
 def main() -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import platform
 import random
-import subprocess
 import sys
 from pathlib import Path
 
 import orjson
+from child import child
 
 WORDS = [
     "analyse",
@@ -183,7 +183,7 @@ def main() -> None:
     ):
         for f in args.workdir.glob("*.duckdb*"):
             f.unlink()
-        seconds, rss = _child_run(cmd)
+        seconds, rss = child(cmd)
         results[name] = seconds
         print(
             f"{name:22s} {seconds:7.2f} s  {args.rows / seconds:12,.0f} rows/s  {size_mb / seconds:7.1f} MB/s  "
@@ -191,20 +191,6 @@ def main() -> None:
         )
     ratio = results["duckdb read_json"] / results["distillguard ingest"]
     print(f"ratio (ours / duckdb raw read, throughput): {ratio:.2f}  (target >= 0.5)")
-
-
-WRAPPER = """
-import resource, subprocess, sys, time
-start = time.perf_counter()
-subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
-"""
-
-
-def _child_run(cmd: list[str]) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], check=True, capture_output=True, text=True)
-    seconds, rss = out.stdout.split()
-    return float(seconds), float(rss)
 
 
 if __name__ == "__main__":

@@ -46,8 +46,10 @@ def machine() -> str:
     import numpy
     import pyarrow
 
-    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}, "
-            f"duckdb {duckdb.__version__}, pyarrow {pyarrow.__version__}, numpy {numpy.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}, "
+        f"duckdb {duckdb.__version__}, pyarrow {pyarrow.__version__}, numpy {numpy.__version__}"
+    )
 
 
 def main() -> None:
@@ -60,11 +62,17 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="dg-sim-") as tmp:
         out = args.out or Path(tmp) / "out"
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"),
-                                                          os.environ.get("PYTHONPATH", "")]))
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(
+                [str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH", "")]
+            ),
+        )
         proc = subprocess.run(
             [sys.executable, "-c", CHILD, args.scenario, str(args.scale), str(args.seed), str(out), args.format],
-            capture_output=True, text=True, env=env,
+            capture_output=True,
+            text=True,
+            env=env,
         )
         if proc.returncode:
             sys.exit(f"simulation failed:\n{proc.stderr}")
