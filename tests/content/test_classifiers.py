@@ -33,7 +33,7 @@ def models():  # noqa: ANN201
 
 
 def test_ngram_counts_of_a_known_text() -> None:
-    mats, counts = RequestFeaturizer().hasher.text_matrices(pa.array(["Think  step\nby step", "", None, "ab"]))
+    counts, mats = RequestFeaturizer().hasher.text_matrices(pa.array(["Think  step\nby step", "", None, "ab"]))
     # "think step by step" (18 bytes): 16 + 15 + 14 char 3-5-grams, 4 words, 3 bigrams; "ab": one word
     assert counts.tolist() == [52, 0, 0, 1]
     assert sum(m.sum() for m in mats) == 53

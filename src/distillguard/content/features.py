@@ -25,6 +25,8 @@ no multiplication; a bucket is the top `n_bits` bits.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -97,26 +99,24 @@ class Hasher:
 
     def text_matrices(
         self, texts: pa.Array, *, words_only: bool = False, salt: str = ""
-    ) -> tuple[list[sp.csr_matrix], np.ndarray]:
-        """Count matrices (character n-grams, words; duplicates not summed) and the n-grams per text.
-
-        Returned separately because `X @ W` works on each as is, while training sums them once.
-        """
+    ) -> tuple[np.ndarray, Iterator[sp.csr_matrix]]:
+        """The n-grams per text, and the count matrices (word unigrams, bigrams, then one per character n-gram
+        size; duplicates not summed), built one at a time as they are consumed: `X @ W` works on each as is and
+        only one character matrix (8 bytes per input byte) is alive at a time."""
         data, offsets = encode_texts(texts, self.spec.head_chars, self.spec.tail_chars)
         lengths = np.diff(offsets)
-        words, words_per_text = self._word_ngrams(data, offsets, lengths, salt)
+        words, per_text = self._word_ngrams(data, offsets, lengths, salt)
         if words_only:
-            return words, words_per_text
-        chars, chars_per_text = self._char_ngrams(data, offsets, lengths)
-        return [*chars, *words], chars_per_text + words_per_text
+            return per_text, iter(words)
+        for size in range(self.spec.char_min, self.spec.char_max + 1):
+            per_text = per_text + np.maximum(lengths - size + 1, 0)
+        return per_text, itertools.chain(words, self._char_ngrams(data, offsets))
 
     def _bucket(self, h: np.ndarray, salt: np.uint32) -> np.ndarray:
         """Top n_bits bits of the salted hash, as the int32 column index scipy wants (a view, no copy)."""
         return ((h ^ salt) >> self._shift).view(np.int32)
 
-    def _char_ngrams(
-        self, data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray
-    ) -> tuple[list[sp.csr_matrix], np.ndarray]:
+    def _char_ngrams(self, data: np.ndarray, offsets: np.ndarray) -> Iterator[sp.csr_matrix]:
         """One matrix per size char_min..char_max in which every byte position starts one n-gram, so a text's
         entries are its own byte range and the matrix needs no sorting; an n-gram running past the end of its
         text gets value 0 (it is counted nowhere)."""
@@ -125,8 +125,6 @@ class Hasher:
         padded[:total] = data
         indptr = _compact(offsets)
         ends, starts = offsets[1:], offsets[:-1]
-        matrices = []
-        per_text = np.zeros(len(lengths), dtype=np.int64)
         h = np.zeros(total, dtype=np.uint32)
         for j in range(self.spec.char_max):
             h ^= self._char_tables[j][padded[j : j + total]]
@@ -138,9 +136,7 @@ class Hasher:
                 pos = ends - back
                 values[pos[pos >= starts]] = 0.0
             buckets = self._bucket(h, self._char_salts[size])
-            matrices.append(sp.csr_matrix((values, buckets, indptr), shape=(len(lengths), self.spec.n_features)))
-            per_text += np.maximum(lengths - size + 1, 0)
-        return matrices, per_text
+            yield sp.csr_matrix((values, buckets, indptr), shape=(len(ends), self.spec.n_features))
 
     def _word_ngrams(
         self, data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, salt: str
@@ -249,8 +245,8 @@ class RequestFeaturizer:
         """The (requests × 2**n_bits) feature matrix, duplicates summed."""
         cols = request_columns(batch)
         x = sp.csr_matrix((batch.num_rows, self.n_features), dtype=np.float32)
-        for indices, mats, counts in self._blocks(cols):
-            block = _scaled(sum(mats[1:], mats[0]), counts)
+        for indices, counts, mats in self._blocks(cols):
+            block = _scaled(sum(mats, sp.csr_matrix((len(counts), self.n_features), dtype=np.float32)), counts)
             x = x + block[indices]
         x = x + self._flags(cols)
         x.sum_duplicates()
@@ -262,7 +258,7 @@ class RequestFeaturizer:
         distinct block value; returns (requests, k) float64."""
         cols = request_columns(batch)
         out = np.tile(np.asarray(intercept, dtype=np.float64), (batch.num_rows, 1))
-        for indices, mats, counts in self._blocks(cols):
+        for indices, counts, mats in self._blocks(cols):
             partial = np.zeros((len(counts), coef.shape[1]), dtype=np.float64)
             for m in mats:
                 partial += m @ coef
@@ -275,16 +271,13 @@ class RequestFeaturizer:
 
     # ----------------------------------------------------------------------------------------- helpers
 
-    def _blocks(self, cols: dict[str, pa.Array]):
-        """(row → distinct-value index, count matrices of the distinct values, n-grams per distinct value)."""
+    def _blocks(self, cols: dict[str, pa.Array]) -> Iterator[tuple[np.ndarray, np.ndarray, Iterator[sp.csr_matrix]]]:
+        """(row → distinct-value index, n-grams per distinct value, their count matrices) per block."""
         for name in ("system_prompt", "first_user_message"):
             indices, uniques = _distinct(cols[name])
-            mats, counts = self.hasher.text_matrices(uniques)
-            yield indices, mats, counts
-        tools = pc.binary_join(cols["tool_names"], " ")
-        indices, uniques = _distinct(tools)
-        mats, counts = self.hasher.text_matrices(uniques, words_only=True, salt="tools")
-        yield indices, mats, counts
+            yield indices, *self.hasher.text_matrices(uniques)
+        indices, uniques = _distinct(pc.binary_join(cols["tool_names"], " "))
+        yield indices, *self.hasher.text_matrices(uniques, words_only=True, salt="tools")
 
     def _flag_values(self, cols: dict[str, pa.Array]) -> np.ndarray:
         image = pc.fill_null(pc.greater(cols["image_count"], 0), False)

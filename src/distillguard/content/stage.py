@@ -16,7 +16,7 @@ import pyarrow as pa
 from distillguard.content.labeller import ContentModels, load_default_models
 from distillguard.engines.base import DatabaseAPI
 
-BATCH_ROWS = 100_000
+BATCH_ROWS = 50_000
 DDL = """
 CREATE OR REPLACE TABLE request_content (
     request_id VARCHAR, account_id VARCHAR, ts TIMESTAMP, cot_score DOUBLE, capability VARCHAR,

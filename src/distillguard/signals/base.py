@@ -47,8 +47,8 @@ PAIR_RESULT = pa.schema(
 class DetectionContext:
     """What a signal may use: the store, the detection settings, and tables earlier stages wrote.
 
-    Earlier stages write `request_labels` (per request: content classes, template ids) before any signal
-    runs, so account and pair signals are SQL over `events`, `accounts` and `request_labels`.
+    The request-label stages write `request_content` (content classes) and `request_templates` (template ids)
+    before any signal runs, so account and pair signals are SQL over those, `events` and `accounts`.
     """
 
     db: DatabaseAPI
