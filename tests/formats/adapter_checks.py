@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import orjson
 from hypothesis import strategies as st
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "formats"
+
+NATIVE_RECORD = {
+    "request_id": "req_01",
+    "timestamp": "2026-02-03T14:05:09.123Z",
+    "account_id": "acct_42",
+    "request": {"messages": [{"role": "user", "content": "hi"}]},
+}
+
+
+def load(name: str) -> list[Any]:
+    return [orjson.loads(line) for line in (FIXTURES / name).read_text().splitlines() if line.strip()]
+
 
 JSON_SCALARS = (
     st.none()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,23 +13,12 @@ from hypothesis import strategies as st
 
 from distillguard.formats.base import BadRecord
 from distillguard.formats.litellm import LiteLLMSpendLogAdapter
-from tests.formats.adapter_checks import assert_native_shape, mutated
+from tests.formats.adapter_checks import NATIVE_RECORD, assert_native_shape, load, mutated
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "formats"
 ADAPTER = LiteLLMSpendLogAdapter()
 KEY_A = "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b"
 KEY_B = "151e85e46ab8c9c7fad090793e3fe87940213f6ae665b543ca633b0b85ba6dc6"
 T_14_05_09_123 = 1_770_127_509_123  # 2026-02-03T14:05:09.123Z
-NATIVE_RECORD = {
-    "request_id": "req_01",
-    "timestamp": "2026-02-03T14:05:09.123Z",
-    "account_id": "acct_42",
-    "request": {"messages": [{"role": "user", "content": "hi"}]},
-}
-
-
-def load(name: str) -> list[Any]:
-    return [orjson.loads(line) for line in (FIXTURES / name).read_text().splitlines() if line.strip()]
 
 
 SPEND_LOGS = load("litellm_spend_logs.jsonl")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,20 +13,9 @@ from hypothesis import strategies as st
 
 from distillguard.formats.base import BadRecord
 from distillguard.formats.otel import OTelGenAIAdapter
-from tests.formats.adapter_checks import assert_native_shape, mutated
+from tests.formats.adapter_checks import NATIVE_RECORD, assert_native_shape, load, mutated
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "formats"
 ADAPTER = OTelGenAIAdapter()
-NATIVE_RECORD = {
-    "request_id": "req_01",
-    "timestamp": "2026-02-03T14:05:09.123Z",
-    "account_id": "acct_42",
-    "request": {"messages": [{"role": "user", "content": "hi"}]},
-}
-
-
-def load(name: str) -> list[Any]:
-    return [orjson.loads(line) for line in (FIXTURES / name).read_text().splitlines() if line.strip()]
 
 
 LINES = load("otel_genai.jsonl")

@@ -8,11 +8,10 @@ two operations, and weak coincidences (two campaigns using a common wrapper) sta
 
 from __future__ import annotations
 
-import igraph as ig
-import numpy as np
 import pyarrow as pa
 
 from distillguard.engines.base import DatabaseAPI
+from distillguard.linkage.graph import account_graph
 
 
 def build_campaigns(db: DatabaseAPI, *, min_accounts: int = 3, min_edge: float = 0.5) -> None:
@@ -62,9 +61,6 @@ def build_campaigns(db: DatabaseAPI, *, min_accounts: int = 3, min_edge: float =
 
 def _components(edges: pa.Table) -> pa.Table:
     """Connected component id per account appearing in `edges`."""
-    a = edges.column("account_a").to_numpy(zero_copy_only=False)
-    b = edges.column("account_b").to_numpy(zero_copy_only=False)
-    names, index = np.unique(np.concatenate([a, b]), return_inverse=True)
-    graph = ig.Graph(n=len(names), edges=index.reshape(2, -1).T.tolist())
+    names, graph = account_graph(edges)
     membership = graph.connected_components().membership if len(names) else []
     return pa.table({"account_id": pa.array(names, pa.string()), "component": pa.array(membership, pa.int64())})

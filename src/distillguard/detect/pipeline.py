@@ -11,21 +11,18 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from distillguard.detect.campaigns import build_campaigns
 from distillguard.detect.enforcement import EnforcementPolicy, recommend_actions
 from distillguard.detect.scores import score_accounts
-from distillguard.detect.signals_stage import run_signals
+from distillguard.detect.signals_stage import StepCallback, run_signals
 from distillguard.detect.tables import reset
 from distillguard.engines.base import DatabaseAPI
 from distillguard.linkage.graph import link_accounts
 from distillguard.scoring.scorer import AccountScorer
 from distillguard.signals.base import DetectionContext
-
-StepCallback = Callable[[str], None]
 
 # Request-level stages, run before any signal: (module, function taking the DatabaseAPI).
 REQUEST_STAGES = (

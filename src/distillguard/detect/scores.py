@@ -25,11 +25,10 @@ def score_accounts(db: DatabaseAPI, scorer: AccountScorer) -> None:
     contributions = scorer.contributions(aligned) if len(ids) else np.zeros((0, len(scorer.feature_names_)))
     explained = [i for i in range(len(ids)) if scores[i] >= EXPLAIN_FROM]
     details = _signal_details(db, [ids[i] for i in explained])
-    clusters = _cluster_details(db)
     reasons: list[str | None] = [None] * len(ids)
     top: list[str | None] = [None] * len(ids)
     for i in explained:
-        items = _reasons(ids[i], contributions[i], aligned[i], scorer.feature_names_, details, clusters)
+        items = _reasons(ids[i], contributions[i], aligned[i], scorer.feature_names_, details)
         reasons[i] = orjson.dumps(items).decode()
         top[i] = " | ".join(r["text"] for r in items)
     db.register(
@@ -62,23 +61,12 @@ def _signal_details(db: DatabaseAPI, accounts: list[str]) -> dict[tuple[str, str
     return {(r["account_id"], r["signal"]): r for r in rows}
 
 
-def _cluster_details(db: DatabaseAPI) -> dict[str, dict]:
-    rows = db.query("""
-        SELECT c.cluster_id, any_value(c.cluster_size) AS size, any_value(c.cluster_density) AS density,
-               list(DISTINCT s ORDER BY s) AS kinds
-        FROM account_clusters c
-        JOIN account_links l ON l.account_a = c.account_id, unnest(l.signals) AS t(s)
-        GROUP BY c.cluster_id""").to_pylist()
-    return {r["cluster_id"]: r for r in rows}
-
-
 def _reasons(
     account: str,
     contrib: np.ndarray,
     values: np.ndarray,
     names: list[str],
     details: dict[tuple[str, str], dict],
-    clusters: dict[str, dict],
 ) -> list[dict]:
     """The account's strongest positive contributions, each as text plus the evidence behind it."""
     out: list[dict] = []

@@ -55,16 +55,22 @@ def link_accounts(db: DatabaseAPI, *, min_edge: float = 0.5, resolution: float =
     db.unregister("cluster_members")
 
 
-def _leiden(edges: pa.Table, resolution: float, seed: int) -> pa.Table:
-    """Cluster ids per account (accounts without strong edges are absent)."""
+def account_graph(edges: pa.Table) -> tuple[np.ndarray, ig.Graph]:
+    """(account ids, undirected graph over them) from `edges(account_a, account_b[, weight])`."""
     a = edges.column("account_a").to_numpy(zero_copy_only=False)
     b = edges.column("account_b").to_numpy(zero_copy_only=False)
     names, index = np.unique(np.concatenate([a, b]), return_inverse=True)
+    graph = ig.Graph(n=len(names), edges=index.reshape(2, -1).T.tolist(), directed=False)
+    if "weight" in edges.column_names:
+        graph.es["weight"] = edges.column("weight").to_numpy()
+    return names, graph
+
+
+def _leiden(edges: pa.Table, resolution: float, seed: int) -> pa.Table:
+    """Cluster ids per account (accounts without strong edges are absent)."""
+    names, graph = account_graph(edges)
     if len(names) == 0:
         return pa.table({"account_id": pa.array([], pa.string()), "cluster_id": pa.array([], pa.int64())})
-    pairs = index.reshape(2, -1).T
-    graph = ig.Graph(n=len(names), edges=pairs.tolist(), directed=False)
-    graph.es["weight"] = edges.column("weight").to_numpy()
     partition = leidenalg.find_partition(
         graph, leidenalg.CPMVertexPartition, weights="weight", resolution_parameter=resolution, seed=seed
     )

@@ -16,10 +16,6 @@ from distillguard.signals.registry import register
 from distillguard.signals.sql import shared_key_pair_counts, shared_key_pairs
 
 
-def _pairs(ctx: DetectionContext, sql: str) -> pa.Table:
-    return ctx.db.query(sql)
-
-
 @register
 class SharedPayment(PairSignal):
     name = "shared_payment"
@@ -33,8 +29,7 @@ class SharedPayment(PairSignal):
             max_accounts=cap,
             evidence="evidence_id",
         )
-        return _pairs(
-            ctx,
+        return ctx.db.query(
             f"""
             SELECT account_a, account_b, 1.0 AS weight, evidence,
                    'same payment fingerprint ' || keys[1] AS detail
@@ -96,8 +91,7 @@ class SharedClientFingerprint(PairSignal):
             max_accounts=cap,
             evidence="evidence_id",
         )
-        return _pairs(
-            ctx,
+        return ctx.db.query(
             f"""
             SELECT account_a, account_b, 0.5 AS weight, evidence,
                    'same uncommon client fingerprint ' || left(keys[1], 120) AS detail
@@ -121,8 +115,7 @@ class SignupBurst(PairSignal):
             WHERE created_at IS NOT NULL AND email_domain IS NOT NULL
               AND json_extract_string(extra, '$.email_pattern') IS NOT NULL"""
         pairs = shared_key_pairs(keyed, max_accounts=cap, evidence="evidence_id")
-        return _pairs(
-            ctx,
+        return ctx.db.query(
             f"""
             SELECT account_a, account_b, 0.7 AS weight, evidence,
                    'signed up in the same hour as ' || keys[1] AS detail
