@@ -38,6 +38,9 @@ def test_accounts_and_campaigns_meet_the_standard_bounds(run: dict) -> None:
     assert r.benign_fpr <= 0.001
     assert r.campaign_purity >= 0.9
     assert r.campaigns_found == r.campaigns_total == 3
+    # each campaign found as one cluster: no campaign split over several, none merged with another
+    assert r.campaign_completeness >= 0.9
+    assert len(json.loads((run["det"] / "campaigns.json").read_text())) == 3
 
 
 def test_no_hard_negative_kind_is_flagged_beyond_half_a_percent(run: dict) -> None:
@@ -56,6 +59,7 @@ def test_every_flagged_account_has_reasons_with_evidence(run: dict) -> None:
     campaigns = json.loads((run["det"] / "campaigns.json").read_text())
     for c in campaigns:
         assert c["account_ids"] and c["requests"] > 0 and c["link_kinds"]
+        assert c["cells"] == 1 or c["joined_by"]  # cells joined into one campaign say what tied them
         assert any(reason["evidence"] for reason in c["reasons"])
 
 

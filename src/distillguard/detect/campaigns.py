@@ -1,39 +1,216 @@
-"""Campaigns: flagged accounts joined by strong links, with what an analyst needs to act on them.
+"""Campaigns: flagged accounts grouped into operations, with what an analyst needs to act on them.
 
-Leiden clusters are dense cells (a payment card, a proxy pool); one operation runs many cells, tied together
-by shared rare templates and synchronised load balancing. So a campaign is a connected component of the
-graph restricted to *flagged* accounts and links of at least `min_edge`: an unflagged account cannot bridge
-two operations, and weak coincidences (two campaigns using a common wrapper) stay below the edge weight.
+An operation runs many *cells* (a burst of accounts on a few cards behind one proxy pool) and several
+operations can touch: two competitors pin the same SDK version, a reseller's proxy network carries both, their
+system prompts are paraphrases of the same task. So campaigns are assembled in two steps, both over flagged
+accounts only (an unflagged account never bridges two operations):
+
+1. Cells: Leiden (Constant Potts Model) over strong links (`min_edge`) between accounts that also harvest the
+   same thing: the cosine of their capability profiles (requests per capability class) is at least
+   `account_similarity`. A strong link between accounts aimed at different capabilities is a coincidence of
+   shared infrastructure, not one script.
+2. Operations: two cells join when they harvest the same thing (capability-profile cosine at least
+   `cell_similarity`, measured over all their requests) *and* something ties them: any link between their
+   accounts, or a key that only flagged accounts use (a client fingerprint, an address prefix, a template, a
+   payment fingerprint). Neither alone suffices: distinct operations share keys, and distinct operations can
+   target one capability.
+
+Writes `campaigns` (with `cells` and `joined_by`, the evidence that tied its cells), `campaign_members`, and
+`account_detections.campaign_id`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import igraph as ig
+import leidenalg
+import numpy as np
 import pyarrow as pa
 
 from distillguard.engines.base import DatabaseAPI
 from distillguard.linkage.graph import account_graph
 
 
-def build_campaigns(db: DatabaseAPI, *, min_accounts: int = 3, min_edge: float = 0.5) -> None:
-    """Write `campaigns` and set `account_detections.campaign_id` for flagged members of each campaign."""
+@dataclass(frozen=True)
+class CampaignConfig:
+    """Knobs of campaign assembly; the defaults are argued in docs/detection.md ("Campaigns").
+
+    min_accounts: smallest campaign reported.
+    min_edge: link weight that can hold a cell together.
+    account_similarity: capability-profile cosine two linked accounts need to be in one cell.
+    cell_similarity: capability-profile cosine two cells need to be one operation.
+    resolution: Leiden CPM resolution for cells (a cell must be denser than this).
+    distinctive_share: a key ties cells when at least this share of the accounts using it are flagged.
+    star_above: a key used by more cells than this ties each of them to its largest cell only (bounds pairs).
+    """
+
+    min_accounts: int = 3
+    min_edge: float = 0.5
+    account_similarity: float = 0.8
+    cell_similarity: float = 0.9
+    resolution: float = 0.1
+    distinctive_share: float = 0.8
+    star_above: int = 50
+
+
+PROFILES_SQL = """
+CREATE OR REPLACE TABLE campaign_profiles AS
+WITH flagged AS (SELECT account_id FROM account_detections WHERE flagged),
+classes AS (SELECT DISTINCT capability FROM request_content WHERE capability IS NOT NULL),
+counts AS (
+  SELECT account_id, capability, count(*) AS requests
+  FROM request_content JOIN flagged USING (account_id) GROUP BY ALL
+)
+SELECT f.account_id, list(coalesce(c.requests, 0)::DOUBLE ORDER BY k.capability) AS profile
+FROM flagged f CROSS JOIN classes k
+LEFT JOIN counts c ON c.account_id = f.account_id AND c.capability = k.capability
+GROUP BY f.account_id
+"""
+
+# Keys one account holds; a key ties cells when (almost) only flagged accounts hold it.
+KEYS_SQL = """
+SELECT DISTINCT 'client fingerprint' AS kind, user_agent || ' | ' || tls_fingerprint AS key, account_id
+FROM events WHERE user_agent IS NOT NULL AND tls_fingerprint IS NOT NULL
+UNION ALL SELECT DISTINCT 'address prefix', ip_prefix, account_id FROM events WHERE ip_prefix IS NOT NULL
+UNION ALL SELECT DISTINCT 'system template', system_template::VARCHAR, account_id
+FROM request_templates WHERE system_template IS NOT NULL
+UNION ALL SELECT DISTINCT 'user template', user_template::VARCHAR, account_id
+FROM request_templates WHERE user_template IS NOT NULL
+UNION ALL SELECT DISTINCT 'payment fingerprint', payment_fingerprint, account_id
+FROM accounts WHERE payment_fingerprint IS NOT NULL
+"""
+
+
+def build_campaigns(db: DatabaseAPI, config: CampaignConfig | None = None) -> None:
+    """Write `campaigns`, `campaign_members` and set `account_detections.campaign_id`."""
+    config = config or CampaignConfig()
+    db.execute(PROFILES_SQL)
+    cells = _cells(db, config)
+    db.register("campaign_cells", cells)
+    ties = db.query(_ties_sql(config))
+    profiles = db.query("""
+        SELECT c.cell, p.profile FROM campaign_cells c JOIN campaign_profiles p USING (account_id)""")
+    components, joins = _operations(cells, profiles, ties, config.cell_similarity)
+    db.unregister("campaign_cells")
+    db.register("components", components)
+    db.register("joins", joins)
+    db.execute(_campaigns_sql(config.min_accounts))
+    db.execute("""
+        CREATE OR REPLACE TABLE campaign_members AS
+        SELECT c.campaign_id, m.account_id FROM campaigns c JOIN components m USING (component)""")
+    db.execute("""
+        UPDATE account_detections d SET campaign_id = m.campaign_id
+        FROM campaign_members m WHERE d.account_id = m.account_id""")
+    db.unregister("components")
+    db.unregister("joins")
+
+
+def _cells(db: DatabaseAPI, config: CampaignConfig) -> pa.Table:
+    """Cell number per flagged account: Leiden over strong same-profile links; unlinked accounts alone."""
     edges = db.query(f"""
-        SELECT l.account_a, l.account_b FROM account_links l
-        JOIN account_detections a ON a.account_id = l.account_a AND a.flagged
-        JOIN account_detections b ON b.account_id = l.account_b AND b.flagged
-        WHERE l.weight >= {min_edge}""")
-    db.register("components", _components(edges))
-    db.execute(f"""
+        SELECT l.account_a, l.account_b, l.weight FROM account_links l
+        JOIN campaign_profiles a ON a.account_id = l.account_a
+        JOIN campaign_profiles b ON b.account_id = l.account_b
+        WHERE l.weight >= {config.min_edge}
+          AND list_cosine_similarity(a.profile, b.profile) >= {config.account_similarity}""")
+    names, graph = account_graph(edges)
+    membership = (
+        leidenalg.find_partition(
+            graph, leidenalg.CPMVertexPartition, weights="weight", resolution_parameter=config.resolution, seed=0
+        ).membership
+        if len(names)
+        else []
+    )
+    flagged = db.query("SELECT account_id FROM campaign_profiles ORDER BY account_id").column(0).to_pylist()
+    cell = dict(zip(names.tolist(), membership, strict=True))
+    alone = iter(range(len(names), len(names) + len(flagged)))
+    ids = [cell[a] if a in cell else next(alone) for a in flagged]
+    return pa.table({"account_id": pa.array(flagged, pa.string()), "cell": pa.array(ids, pa.int64())})
+
+
+def _ties_sql(config: CampaignConfig) -> str:
+    """(cell_a, cell_b, evidence) for cells tied by a link between their accounts or a distinctive key."""
+    return f"""
+        WITH keyed AS ({KEYS_SQL}),
+        held AS (
+          SELECT k.kind, k.key, k.account_id, c.cell FROM keyed k LEFT JOIN campaign_cells c USING (account_id)
+        ),
+        distinctive AS (
+          SELECT kind, key FROM held GROUP BY ALL
+          HAVING count(cell) >= 2 AND count(cell) >= {config.distinctive_share} * count(*)
+        ),
+        key_cells AS (
+          SELECT h.kind, h.key, h.cell, count(*) AS accounts
+          FROM held h JOIN distinctive USING (kind, key) WHERE h.cell IS NOT NULL GROUP BY ALL
+        ),
+        ranked AS (
+          SELECT *, row_number() OVER (PARTITION BY kind, key ORDER BY accounts DESC, cell) AS rank,
+                 count(*) OVER (PARTITION BY kind, key) AS cells
+          FROM key_cells
+        ),
+        key_ties AS (
+          SELECT least(a.cell, b.cell) AS cell_a, greatest(a.cell, b.cell) AS cell_b,
+                 a.kind || ' used only by flagged accounts' AS evidence
+          FROM ranked a JOIN ranked b ON a.kind = b.kind AND a.key = b.key AND a.cell < b.cell
+          WHERE a.cells <= {config.star_above} OR a.rank = 1 OR b.rank = 1
+        ),
+        link_ties AS (
+          SELECT least(a.cell, b.cell) AS cell_a, greatest(a.cell, b.cell) AS cell_b, s || ' link' AS evidence
+          FROM account_links l
+          JOIN campaign_cells a ON a.account_id = l.account_a
+          JOIN campaign_cells b ON b.account_id = l.account_b AND b.cell <> a.cell, unnest(l.signals) AS t(s)
+        )
+        SELECT cell_a, cell_b, list(DISTINCT evidence ORDER BY evidence) AS evidence
+        FROM (SELECT * FROM key_ties UNION ALL SELECT * FROM link_ties) GROUP BY ALL"""
+
+
+def _operations(
+    cells: pa.Table, profiles: pa.Table, ties: pa.Table, min_similarity: float
+) -> tuple[pa.Table, pa.Table]:
+    """Join tied cells with alike capability profiles: (account → component, the joins made and why)."""
+    cell = cells.column("cell").to_numpy()
+    n_cells = int(cell.max()) + 1 if len(cell) else 0
+    vectors = np.asarray(profiles.column("profile").to_pylist(), dtype=float).reshape(profiles.num_rows, -1)
+    totals = np.zeros((n_cells, vectors.shape[1]))
+    np.add.at(totals, profiles.column("cell").to_numpy(), vectors)
+    unit = totals / np.maximum(np.linalg.norm(totals, axis=1, keepdims=True), 1e-12)
+    a = ties.column("cell_a").to_numpy()
+    b = ties.column("cell_b").to_numpy()
+    similarity = np.einsum("ij,ij->i", unit[a], unit[b]) if len(a) else np.zeros(0)
+    joined = similarity >= min_similarity
+    graph = ig.Graph(n=n_cells, edges=np.stack([a[joined], b[joined]], axis=1).tolist(), directed=False)
+    component = np.asarray(graph.connected_components().membership, dtype=np.int64)
+    members = pa.table(
+        {
+            "account_id": cells.column("account_id"),
+            "cell": cells.column("cell"),
+            "component": pa.array(component[cell] if n_cells else [], pa.int64()),
+        }
+    )
+    joins = pa.table(
+        {
+            "component": pa.array(component[a[joined]] if n_cells else [], pa.int64()),
+            "similarity": pa.array(similarity[joined], pa.float64()),
+            "evidence": ties.column("evidence").filter(pa.array(joined)),
+        }
+    )
+    return members, joins
+
+
+def _campaigns_sql(min_accounts: int) -> str:
+    return f"""
         CREATE OR REPLACE TABLE campaigns AS
         WITH flagged AS (
-          SELECT c.component AS cluster_id, count(*) AS accounts, avg(d.score) AS score
+          SELECT c.component, count(*) AS accounts, count(DISTINCT c.cell) AS cells, avg(d.score) AS score
           FROM components c JOIN account_detections d USING (account_id)
           GROUP BY c.component HAVING count(*) >= {min_accounts}
         ), numbered AS (
-          SELECT *, 'camp_' || lpad(row_number() OVER (ORDER BY accounts DESC, cluster_id)::VARCHAR, 4, '0')
+          SELECT *, 'camp_' || lpad(row_number() OVER (ORDER BY accounts DESC, component)::VARCHAR, 4, '0')
                  AS campaign_id
           FROM flagged
         ), members AS (
-          SELECT n.campaign_id, c.account_id FROM numbered n JOIN components c ON c.component = n.cluster_id
+          SELECT n.campaign_id, c.account_id FROM numbered n JOIN components c USING (component)
         ), traffic AS (
           SELECT m.campaign_id, count(*) AS requests, min(e.ts) AS first_seen, max(e.ts) AS last_seen,
                  list(DISTINCT e.model) AS models,
@@ -45,22 +222,14 @@ def build_campaigns(db: DatabaseAPI, *, min_accounts: int = 3, min_edge: float =
           SELECT m.campaign_id, list(DISTINCT s ORDER BY s) AS link_kinds
           FROM members m JOIN account_links l ON l.account_a = m.account_id, unnest(l.signals) AS t(s)
           GROUP BY m.campaign_id
+        ), tied AS (
+          SELECT component, round(min(similarity), 3) AS min_similarity,
+                 list(DISTINCT e ORDER BY e) AS joined_by
+          FROM joins, unnest(evidence) AS t(e) GROUP BY component
         )
-        SELECT n.campaign_id, n.cluster_id AS component, n.accounts, n.score, t.requests, t.first_seen, t.last_seen,
-               t.models,
-               t.risky_address_share, t.addresses, t.prefixes, coalesce(l.link_kinds, []) AS link_kinds
-        FROM numbered n JOIN traffic t USING (campaign_id) LEFT JOIN links l USING (campaign_id)""")
-    db.execute("""
-        CREATE OR REPLACE TABLE campaign_members AS
-        SELECT c.campaign_id, m.account_id FROM campaigns c JOIN components m USING (component)""")
-    db.execute("""
-        UPDATE account_detections d SET campaign_id = m.campaign_id
-        FROM campaign_members m WHERE d.account_id = m.account_id""")
-    db.unregister("components")
-
-
-def _components(edges: pa.Table) -> pa.Table:
-    """Connected component id per account appearing in `edges`."""
-    names, graph = account_graph(edges)
-    membership = graph.connected_components().membership if len(names) else []
-    return pa.table({"account_id": pa.array(names, pa.string()), "component": pa.array(membership, pa.int64())})
+        SELECT n.campaign_id, n.component, n.accounts, n.score, t.requests, t.first_seen, t.last_seen, t.models,
+               t.risky_address_share, t.addresses, t.prefixes, coalesce(l.link_kinds, []) AS link_kinds,
+               n.cells, j.min_similarity AS cell_similarity,
+               coalesce(j.joined_by, []) AS joined_by
+        FROM numbered n JOIN traffic t USING (campaign_id) LEFT JOIN links l USING (campaign_id)
+        LEFT JOIN tied j USING (component)"""

@@ -33,7 +33,7 @@ def campaign_documents(db: DatabaseAPI) -> list[dict[str, Any]]:
     docs = db.query("""
         SELECT campaign_id, accounts, round(score, 4) AS score, requests, first_seen::VARCHAR AS first_seen,
                last_seen::VARCHAR AS last_seen, models, round(risky_address_share, 3) AS risky_address_share,
-               addresses, prefixes, link_kinds
+               addresses, prefixes, link_kinds, cells, cell_similarity, joined_by
         FROM campaigns ORDER BY campaign_id""").to_pylist()
     sections = {
         "account_ids": """

@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from distillguard.detect.campaigns import build_campaigns
+from distillguard.detect.campaigns import CampaignConfig, build_campaigns
 from distillguard.detect.enforcement import EnforcementPolicy, recommend_actions
 from distillguard.detect.scores import score_accounts
 from distillguard.detect.signals_stage import StepCallback, run_signals
@@ -35,7 +35,7 @@ REQUEST_STAGES = (
 class DetectionSettings:
     min_edge: float = 0.5
     resolution: float = 0.2
-    min_campaign_accounts: int = 3
+    campaigns: CampaignConfig = field(default_factory=CampaignConfig)
     signals: dict[str, Any] = field(default_factory=dict)
     enforcement: EnforcementPolicy = field(default_factory=EnforcementPolicy)
 
@@ -53,7 +53,7 @@ def detect(
     step("scoring")
     score_accounts(db, scorer or AccountScorer.load())
     step("campaigns")
-    build_campaigns(db, min_accounts=settings.min_campaign_accounts)
+    build_campaigns(db, settings.campaigns)
     step("enforcement")
     recommend_actions(db, settings.enforcement)
 

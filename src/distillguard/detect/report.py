@@ -124,6 +124,17 @@ def _campaign_section(c: dict[str, Any], graph_html: str) -> str:
 models {html.escape(", ".join(c["models"] or []))}; links: {html.escape(", ".join(c["link_kinds"] or []))};
 {c["risky_address_share"]:.0%} of requests from datacenter/cloud/VPN/Tor addresses
 ({c["addresses"]:,} addresses in {c["prefixes"]:,} prefixes).</p>
+{_cells_line(c)}
 {f"<p>Top templates (masked):</p><ul>{templates}</ul>" if templates else ""}
 <table><tr><th>signal</th><th>accounts</th><th>mean</th><th>example</th><th>evidence requests</th></tr>{reasons}</table>
 {graph_html}"""
+
+
+def _cells_line(c: dict[str, Any]) -> str:
+    """Why several cells are one campaign (empty for a single cell)."""
+    if c["cells"] <= 1:
+        return ""
+    return (
+        f"<p>{c['cells']:,} cells joined: capability profiles alike (cosine ≥ {c['cell_similarity']}) and tied by "
+        f"{html.escape('; '.join(c['joined_by']))}.</p>"
+    )

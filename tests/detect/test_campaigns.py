@@ -1,0 +1,117 @@
+"""Campaign assembly on hand-made stores: cells of one operation join, distinct operations stay apart."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+
+from distillguard.detect.campaigns import build_campaigns
+from distillguard.engines.duckdb_api import DuckDBAPI
+from distillguard.store.schema import create_tables
+
+CODING = {"coding": 6, "tool_use_agentic": 3, "general_chat": 1}
+REASONING = {"reasoning_math": 5, "rubric_grading": 3, "censorship_rewrite": 2}
+
+
+class Store:
+    """A store with flagged accounts, their requests (capability labels, client, prefix) and links."""
+
+    def __init__(self) -> None:
+        self.db = DuckDBAPI()
+        create_tables(self.db)
+        self.db.execute("""CREATE TABLE account_links (account_a VARCHAR, account_b VARCHAR, weight DOUBLE,
+                                                       signals VARCHAR[])""")
+        self.db.execute("CREATE TABLE request_content (request_id VARCHAR, account_id VARCHAR, capability VARCHAR)")
+        self.db.execute("""CREATE TABLE request_templates (request_id VARCHAR, account_id VARCHAR,
+                                                           system_template BIGINT, user_template BIGINT)""")
+        self.db.execute("""CREATE TABLE account_detections (account_id VARCHAR, score DOUBLE, flagged BOOLEAN,
+                                                            campaign_id VARCHAR)""")
+        self.n = 0
+
+    def accounts(self, names: list[str], mix: dict[str, int], *, client: str, prefix: str, flagged: bool = True):
+        t0 = datetime(2026, 2, 1)
+        for name in names:
+            self.db.execute(
+                f"INSERT INTO account_detections VALUES ('{name}', {0.9 if flagged else 0.1}, {flagged}, NULL)"
+            )
+            for capability, count in mix.items():
+                for _ in range(count):
+                    self.n += 1
+                    rid = f"r{self.n}"
+                    self.db.execute(f"INSERT INTO request_content VALUES ('{rid}', '{name}', '{capability}')")
+                    self.db.execute(
+                        "INSERT INTO events (request_id, ts, account_id, client_ip, ip_prefix, ip_class, user_agent, "
+                        "tls_fingerprint, model, source_format, source_file, source_line, ingest_run_id) VALUES "
+                        f"('{rid}', TIMESTAMP '{t0 + timedelta(minutes=self.n)}', '{name}', '{prefix}.7', "
+                        f"'{prefix}.0/24', 'datacenter', '{client}', 'tls-{client}', 'frontier-2', 'native', 'f', "
+                        f"{self.n}, 'run')"
+                    )
+
+    def cell(self, names: list[str], signal: str = "shared_payment") -> None:
+        for a, b in itertools.combinations(names, 2):
+            self.link(a, b, 1.0, signal)
+
+    def link(self, a: str, b: str, weight: float, signal: str) -> None:
+        self.db.execute(f"INSERT INTO account_links VALUES ('{a}', '{b}', {weight}, ['{signal}'])")
+
+    def campaigns(self) -> dict[str, set[str]]:
+        build_campaigns(self.db)
+        rows = self.db.query("SELECT campaign_id, account_id FROM campaign_members").to_pylist()
+        out: dict[str, set[str]] = {}
+        for r in rows:
+            out.setdefault(r["campaign_id"], set()).add(r["account_id"])
+        return out
+
+
+def names(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}{i}" for i in range(n)]
+
+
+def test_two_cells_tied_by_a_client_only_they_use_are_one_campaign() -> None:
+    s = Store()
+    left, right = names("l", 4), names("r", 4)
+    s.accounts(left, CODING, client="gw/1.2", prefix="10.1.1")
+    s.accounts(right, CODING, client="gw/1.2", prefix="10.9.9")  # same gateway client, other proxy pool
+    s.accounts(names("u", 20), {"general_chat": 3}, client="sdk/9", prefix="10.5.5", flagged=False)
+    s.cell(left)
+    s.cell(right)
+    campaigns = s.campaigns()
+    assert list(campaigns.values()) == [set(left + right)]
+    row = s.db.query("SELECT cells, joined_by FROM campaigns").to_pylist()[0]
+    assert row["cells"] == 2
+    assert "client fingerprint used only by flagged accounts" in row["joined_by"]
+
+
+def test_a_key_shared_with_unflagged_accounts_does_not_tie_cells() -> None:
+    s = Store()
+    left, right = names("l", 4), names("r", 4)
+    s.accounts(left, CODING, client="sdk/1.0", prefix="10.1.1")
+    s.accounts(right, CODING, client="sdk/1.0", prefix="10.9.9")
+    s.accounts(names("u", 20), CODING, client="sdk/1.0", prefix="10.5.5", flagged=False)  # a popular SDK build
+    s.cell(left)
+    s.cell(right)
+    assert sorted(map(sorted, s.campaigns().values())) == [sorted(left), sorted(right)]
+
+
+def test_operations_with_different_capability_profiles_stay_apart_despite_a_strong_link() -> None:
+    s = Store()
+    coders, reasoners = names("c", 5), names("m", 5)
+    s.accounts(coders, CODING, client="gw/1.2", prefix="10.1.1")
+    s.accounts(reasoners, REASONING, client="gw/1.2", prefix="10.1.1")  # same proxy pool and client build
+    s.cell(coders)
+    s.cell(reasoners)
+    s.link("c0", "m0", 1.0, "shared_client_fingerprint")
+    assert sorted(map(sorted, s.campaigns().values())) == [sorted(coders), sorted(reasoners)]
+
+
+def test_unflagged_account_never_joins_and_small_groups_are_not_campaigns() -> None:
+    s = Store()
+    cell = names("c", 4)
+    s.accounts(cell, CODING, client="gw/1.2", prefix="10.1.1")
+    s.accounts(["student"], CODING, client="gw/1.2", prefix="10.1.1", flagged=False)
+    s.accounts(["p0", "p1"], REASONING, client="x/1", prefix="10.7.7")
+    s.cell(cell)
+    s.cell(["p0", "p1"])
+    s.link("c0", "student", 0.9, "shared_addresses")
+    assert list(s.campaigns().values()) == [set(cell)]
+    assert s.db.scalar("SELECT count(*) FROM account_detections WHERE campaign_id IS NOT NULL") == 4
