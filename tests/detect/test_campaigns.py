@@ -115,3 +115,11 @@ def test_unflagged_account_never_joins_and_small_groups_are_not_campaigns() -> N
     s.link("c0", "student", 0.9, "shared_addresses")
     assert list(s.campaigns().values()) == [set(cell)]
     assert s.db.scalar("SELECT count(*) FROM account_detections WHERE campaign_id IS NOT NULL") == 4
+
+
+def test_no_flagged_account_means_no_campaign() -> None:
+    s = Store()
+    s.accounts(names("u", 5), CODING, client="sdk/9", prefix="10.5.5", flagged=False)
+    s.cell(names("u", 5))
+    assert s.campaigns() == {}
+    assert s.db.scalar("SELECT count(*) FROM campaigns") == 0

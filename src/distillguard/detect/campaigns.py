@@ -171,7 +171,8 @@ def _operations(
     """Join tied cells with alike capability profiles: (account → component, the joins made and why)."""
     cell = cells.column("cell").to_numpy()
     n_cells = int(cell.max()) + 1 if len(cell) else 0
-    vectors = np.asarray(profiles.column("profile").to_pylist(), dtype=float).reshape(profiles.num_rows, -1)
+    rows = profiles.column("profile").to_pylist()
+    vectors = np.asarray(rows, dtype=float).reshape(len(rows), len(rows[0]) if rows else 0)
     totals = np.zeros((n_cells, vectors.shape[1]))
     np.add.at(totals, profiles.column("cell").to_numpy(), vectors)
     unit = totals / np.maximum(np.linalg.norm(totals, axis=1, keepdims=True), 1e-12)
