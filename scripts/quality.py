@@ -49,10 +49,10 @@ def main() -> None:
     args = ap.parse_args()
     results = {}
     print(
-        "| scenario | seed | account recall | precision | benign FPR | request recall | purity | campaigns "
-        "found | worst hard-negative FPR |"
+        "| scenario | seed | account recall | precision | benign FPR | request recall | purity | completeness | "
+        "campaigns found / reported | worst hard-negative FPR |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for scenario in args.scenarios:
             for seed in args.seeds:
@@ -64,12 +64,13 @@ def main() -> None:
                 print(
                     f"| {scenario} | {seed} | {fmt(r['account_recall'])} | {fmt(r['account_precision'])} | "
                     f"{fmt(r['benign_fpr'])} | {fmt(r['request_recall'])} | {fmt(r['campaign_purity'])} | "
-                    f"{r['campaigns_found']}/{r['campaigns_total']} | {worst_txt} |",
+                    f"{fmt(r['campaign_completeness'])} | {r['campaigns_found']}/{r['campaigns_total']} / "
+                    f"{len(r['clusters'])} | {worst_txt} |",
                     flush=True,
                 )
                 knobs = ", ".join(f"{k['knob']} {fmt(k['recall'])}" for k in r["by_knob"])
                 if knobs and scenario != "standard":
-                    print(f"|  | | recall by knob: {knobs} | | | | | | |", flush=True)
+                    print(f"|  | | recall by knob: {knobs} | | | | | | | |", flush=True)
     args.json.write_text(json.dumps(results, indent=1, default=str))
     print(f"\nall figures: {args.json}")
 
