@@ -23,7 +23,7 @@ CREATE OR REPLACE TABLE account_links AS
 SELECT account_a, account_b,
        1 - product(1 - least(weight, 0.99)) AS weight,
        list(DISTINCT signal ORDER BY signal) AS signals,
-       list(detail ORDER BY weight DESC)[1:3] AS details,
+       min_by(detail, (-weight, detail), 3) AS details,
        flatten(list(evidence))[1:5] AS evidence
 FROM pair_signals GROUP BY account_a, account_b
 """

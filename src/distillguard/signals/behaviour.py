@@ -31,7 +31,7 @@ class DailyVolume(_SqlAccountSignal):
     threshold = 200.0
     sql = """
         SELECT account_id, count(*) / count(DISTINCT date_trunc('day', ts)) AS value,
-               list(request_id ORDER BY ts)[1:3] AS evidence,
+               min_by(request_id, (ts, request_id), 3) AS evidence,
                count(*) || ' requests over ' || count(DISTINCT date_trunc('day', ts)) || ' active days' AS detail
         FROM events GROUP BY account_id"""
 
@@ -75,7 +75,7 @@ class OutputInputRatio(_SqlAccountSignal):
     threshold = 3.0
     sql = """
         SELECT account_id, sum(output_tokens) / nullif(sum(input_tokens), 0) AS value,
-               list(request_id ORDER BY output_tokens DESC)[1:3] AS evidence,
+               min_by(request_id, (-output_tokens, request_id), 3) AS evidence,
                sum(output_tokens) || ' output vs ' || sum(input_tokens) || ' input tokens' AS detail
         FROM events WHERE input_tokens IS NOT NULL AND output_tokens IS NOT NULL
         GROUP BY account_id HAVING sum(input_tokens) > 0"""
@@ -130,7 +130,7 @@ class NewModelPivot(_SqlAccountSignal):
                  count(*) FILTER (WHERE e.ts BETWEEN n.released AND n.released + INTERVAL 1 DAY) AS day_after,
                  count(*) FILTER (WHERE e.ts BETWEEN n.released AND n.released + INTERVAL 1 DAY
                                   AND e.model = n.model) AS moved,
-                 list(e.request_id ORDER BY e.ts) FILTER (WHERE e.model = n.model)[1:3] AS evidence
+                 min_by(e.request_id, (e.ts, e.request_id), 3) FILTER (WHERE e.model = n.model) AS evidence
           FROM events e CROSS JOIN newest n GROUP BY ALL
         )
         SELECT account_id, max(moved / day_after) AS value, arg_max(evidence, moved / day_after) AS evidence,

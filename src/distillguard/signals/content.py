@@ -51,7 +51,7 @@ def _share_sql(score: str, what: str) -> str:
     return f"""
         SELECT account_id,
                avg(CASE WHEN {score} >= {LABEL_CUTOFF} THEN 1.0 ELSE 0.0 END) AS value,
-               list(request_id ORDER BY {score} DESC, request_id)[1:3] AS evidence,
+               min_by(request_id, (-{score}, request_id), 3) AS evidence,
                count(*) FILTER (WHERE {score} >= {LABEL_CUTOFF}) || ' of ' || count(*) || ' requests {what} ('
                  || '{score} >= {LABEL_CUTOFF}; highest ' || round(max({score}), 2) || ')' AS detail
         FROM request_content GROUP BY account_id HAVING count(*) >= {MIN_REQUESTS}"""
@@ -84,7 +84,7 @@ class CapabilityConcentration(_ContentSignal):
     sql = f"""
         WITH per_capability AS (
           SELECT account_id, capability, count(*) AS n,
-                 list(request_id ORDER BY capability_score DESC, request_id)[1:3] AS evidence
+                 min_by(request_id, (-capability_score, request_id), 3) AS evidence
           FROM request_content GROUP BY account_id, capability
         ),
         ranked AS (

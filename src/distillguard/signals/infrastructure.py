@@ -134,8 +134,8 @@ class RiskyAddressShare(AccountSignal):
         return ctx.db.query("""
             SELECT account_id,
                    avg(CASE WHEN ip_class IN ('datacenter', 'cloud', 'vpn', 'tor') THEN 1.0 ELSE 0.0 END) AS value,
-                   list(request_id ORDER BY ts) FILTER (WHERE ip_class IN ('datacenter', 'cloud', 'vpn', 'tor'))[1:3]
-                       AS evidence,
+                   min_by(request_id, (ts, request_id), 3)
+                       FILTER (WHERE ip_class IN ('datacenter', 'cloud', 'vpn', 'tor')) AS evidence,
                    count(DISTINCT client_ip) || ' addresses; classes ' ||
                    array_to_string(list(DISTINCT ip_class ORDER BY ip_class), ', ') AS detail
             FROM events GROUP BY account_id""")
