@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from distillguard.detect.campaigns import build_campaigns
 from distillguard.engines.duckdb_api import DuckDBAPI
 from distillguard.store.schema import create_tables
@@ -23,9 +25,10 @@ class Store:
                                                        signals VARCHAR[])""")
         self.db.execute("CREATE TABLE request_content (request_id VARCHAR, account_id VARCHAR, capability VARCHAR)")
         self.db.execute("""CREATE TABLE request_templates (request_id VARCHAR, account_id VARCHAR,
-                                                           system_template BIGINT, user_template BIGINT)""")
+                                                           system_template VARCHAR, user_template VARCHAR)""")
         self.db.execute("""CREATE TABLE account_detections (account_id VARCHAR, score DOUBLE, flagged BOOLEAN,
                                                             campaign_id VARCHAR)""")
+        self.db.execute("CREATE TABLE templates (template_id VARCHAR, kind VARCHAR, signature BLOB)")
         self.n = 0
 
     def accounts(self, names: list[str], mix: dict[str, int], *, client: str, prefix: str, flagged: bool = True):
@@ -46,6 +49,15 @@ class Store:
                         f"'{prefix}.0/24', 'datacenter', '{client}', 'tls-{client}', 'frontier-2', 'native', 'f', "
                         f"{self.n}, 'run')"
                     )
+
+    def system_prompt(self, names: list[str], template_id: str, signature: np.ndarray) -> None:
+        """Every request of `names` uses system template `template_id` (MinHash `signature`)."""
+        self.db.execute(
+            f"INSERT INTO templates VALUES ('{template_id}', 'system', from_hex('{signature.tobytes().hex()}'))"
+        )
+        for name in names:
+            self.db.execute(f"""INSERT INTO request_templates SELECT request_id, account_id, '{template_id}', NULL
+                                FROM request_content WHERE account_id = '{name}'""")
 
     def cell(self, names: list[str], signal: str = "shared_payment") -> None:
         for a, b in itertools.combinations(names, 2):
@@ -123,3 +135,19 @@ def test_no_flagged_account_means_no_campaign() -> None:
     s.cell(names("u", 5))
     assert s.campaigns() == {}
     assert s.db.scalar("SELECT count(*) FROM campaigns") == 0
+
+
+def test_cells_whose_system_prompts_are_rewordings_of_one_another_join() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 2**32, 128, dtype=np.uint32)
+    reworded = np.where(np.arange(128) < 70, base, rng.integers(0, 2**32, 128, dtype=np.uint32))  # Jaccard ~0.55
+    unrelated = rng.integers(0, 2**32, 128, dtype=np.uint32)
+    s = Store()
+    cells = [names(p, 4) for p in ("a", "b", "c")]
+    for i, (cell, signature) in enumerate(zip(cells, (base, reworded, unrelated), strict=True)):
+        s.accounts(cell, CODING, client=f"sdk/{i}", prefix=f"10.{i}.1")  # nothing else shared
+        s.cell(cell)
+        s.system_prompt(cell, f"sys-{i}", signature.astype("<u4"))
+    assert sorted(map(sorted, s.campaigns().values())) == [sorted(cells[0] + cells[1]), sorted(cells[2])]
+    joined = s.db.query("SELECT joined_by FROM campaigns WHERE cells = 2").to_pylist()[0]["joined_by"]
+    assert joined == ["system prompts reworded from one another"]

@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from distillguard.engines.base import DatabaseAPI
 from distillguard.linkage.graph import account_graph
+from distillguard.templates.minhash import estimated_jaccard
 
 
 @dataclass(frozen=True)
@@ -43,15 +44,21 @@ class CampaignConfig:
     resolution: Leiden CPM resolution for cells (a cell must be denser than this).
     distinctive_share: a key ties cells when at least this share of the accounts using it are flagged.
     star_above: a key used by more cells than this ties each of them to its largest cell only (bounds pairs).
+    variant_similarity: estimated Jaccard at which two cells' system prompts are variants of one prompt (the
+      template stage's own threshold for "one template" is 0.7; an operator's rewordings of its prompt sit at
+      0.4-0.7, unrelated prompts below 0.1).
+    max_variant_templates: most-used distinctive system templates compared for variants (all pairs).
     """
 
     min_accounts: int = 3
     min_edge: float = 0.5
     account_similarity: float = 0.8
-    cell_similarity: float = 0.9
+    cell_similarity: float = 0.85
     resolution: float = 0.1
     distinctive_share: float = 0.8
     star_above: int = 50
+    variant_similarity: float = 0.4
+    max_variant_templates: int = 3000
 
 
 PROFILES_SQL = """
@@ -88,7 +95,7 @@ def build_campaigns(db: DatabaseAPI, config: CampaignConfig | None = None) -> No
     db.execute(PROFILES_SQL)
     cells = _cells(db, config)
     db.register("campaign_cells", cells)
-    ties = db.query(_ties_sql(config))
+    ties = pa.concat_tables([db.query(_ties_sql(config)), _variant_ties(db, config)])
     profiles = db.query("""
         SELECT c.cell, p.profile FROM campaign_cells c JOIN campaign_profiles p USING (account_id)""")
     components, joins = _operations(cells, profiles, ties, config.cell_similarity)
@@ -163,6 +170,58 @@ def _ties_sql(config: CampaignConfig) -> str:
         )
         SELECT cell_a, cell_b, list(DISTINCT evidence ORDER BY evidence) AS evidence
         FROM (SELECT * FROM key_ties UNION ALL SELECT * FROM link_ties) GROUP BY ALL"""
+
+
+def _variant_ties(db: DatabaseAPI, config: CampaignConfig) -> pa.Table:
+    """Cells whose main system prompts are rewordings of one another (distinct templates, alike signatures).
+
+    Only templates whose traffic comes (almost) only from flagged accounts (a common prompt that a few ordinary
+    users also send once is still the operator's), and that carry at least a tenth of a cell's requests, are
+    compared; each template speaks for the cell that uses it most.
+    """
+    rows = db.query(f"""
+        WITH usage AS (
+          SELECT r.system_template AS template_id, r.account_id, c.cell, count(*) AS requests
+          FROM request_templates r LEFT JOIN campaign_cells c USING (account_id)
+          WHERE r.system_template IS NOT NULL GROUP BY ALL
+        ), distinctive AS (
+          SELECT template_id, sum(requests) AS requests FROM usage GROUP BY template_id
+          HAVING sum(requests) FILTER (WHERE cell IS NOT NULL) >= {config.distinctive_share} * sum(requests)
+        ), per_cell AS (
+          SELECT template_id, cell, sum(requests) AS requests,
+                 sum(requests) / sum(sum(requests)) OVER (PARTITION BY cell) AS share
+          FROM usage WHERE cell IS NOT NULL GROUP BY template_id, cell
+        ), anchored AS (
+          SELECT template_id, arg_max(cell, requests) AS cell FROM per_cell WHERE share >= 0.1 GROUP BY template_id
+        )
+        SELECT a.template_id, a.cell, t.signature FROM anchored a JOIN distinctive d USING (template_id)
+        JOIN templates t USING (template_id)
+        ORDER BY d.requests DESC, a.template_id LIMIT {config.max_variant_templates}""")
+    empty = pa.table(
+        {
+            "cell_a": pa.array([], pa.int64()),
+            "cell_b": pa.array([], pa.int64()),
+            "evidence": pa.array([], pa.list_(pa.string())),
+        }
+    )
+    if rows.num_rows < 2:
+        return empty
+    signatures = np.stack([np.frombuffer(b, dtype="<u4") for b in rows.column("signature").to_pylist()])
+    first, second = np.triu_indices(rows.num_rows, k=1)
+    similarity = estimated_jaccard(signatures, first, second)
+    cell = rows.column("cell").to_numpy()
+    keep = (similarity >= config.variant_similarity) & (cell[first] != cell[second])
+    a, b = cell[first[keep]], cell[second[keep]]
+    return pa.table(
+        {
+            "cell_a": pa.array(np.minimum(a, b), pa.int64()),
+            "cell_b": pa.array(np.maximum(a, b), pa.int64()),
+            "evidence": pa.array(
+                [["system prompts reworded from one another"]] * int(keep.sum()),
+                pa.list_(pa.string()),
+            ),
+        }
+    )
 
 
 def _operations(
