@@ -57,7 +57,7 @@ def export_command(
             intel = campaign_intel(store, campaign, provider=provider, tlp=tlp, partner_key=key, limit=limit)
         except LookupError as e:
             fail(str(e))
-    text = stix.to_bundle(intel).serialize(pretty=True) if fmt == "stix" else json.dumps(misp.to_feed(intel), indent=1)
+    text = stix.to_bundle(intel).serialize(indent=1) if fmt == "stix" else json.dumps(misp.to_feed(intel), indent=1)
     if out is None:
         typer.echo(text)
     else:

@@ -204,5 +204,6 @@ def _indicator(o: Any, sighting: Any) -> Indicator | None:
         m = regex.match(o["pattern"].strip())
         if m:
             value = m.group(1).replace("\\'", "'").replace("\\\\", "\\")
-            return Indicator("ip-prefix" if "/" in value else kind, value, accounts=accounts, **seen)
+            kind = "ip-prefix" if kind in ("ipv4-addr", "ipv6-addr") and "/" in value else kind
+            return Indicator(kind, value, accounts=accounts, **seen)
     return None
