@@ -69,10 +69,11 @@ def test_the_chosen_tlp_level_marks_the_bundle_and_the_feed(providers: dict, lev
 
 def test_bundles_from_other_tools_are_read_from_their_patterns(tmp_path: Path) -> None:
     """A partner without distillguard writes plain STIX: addresses, prefixes and user agents still come in."""
+    ua = "[network-traffic:extensions.'http-request-ext'.request_header.'User-Agent' = 'x/1.0']"
     patterns = {
         "[ipv4-addr:value = '198.51.100.7']": ("ipv4-addr", "198.51.100.7"),
         "[ipv4-addr:value ISSUBSET '203.0.113.0/24']": ("ip-prefix", "203.0.113.0/24"),
-        "[network-traffic:extensions.'http-request-ext'.request_header.'User-Agent' = 'x/1.0']": ("user-agent", "x/1.0"),
+        ua: ("user-agent", "x/1.0"),
         "[file:hashes.'SHA-256' = '" + "a" * 64 + "']": None,  # not ours to match: skipped
     }
     actor = stix2.ThreatActor(name="Example Actor")
