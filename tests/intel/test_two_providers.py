@@ -3,6 +3,7 @@ A's indicators touches one of B's ordinary customers."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,19 @@ def test_actors_a_never_shared_stay_unknown(providers: dict, exports: dict, tmp_
             assert got["actor"] == f"provider-a {shared} operator" and got["confidence"] in ("moderate", "high")
         else:
             assert (got["actor"], got["confidence"]) == ("unknown", "unknown"), got
+
+
+def test_b_reshares_a_campaign_under_the_actor_it_attributed(providers: dict, b_with_all: Path, tmp_path: Path) -> None:
+    """Attribution travels: B's own export names the operator A reported, marked as attributed."""
+    import json
+
+    from distillguard.intel.partners import read_intel
+
+    campaign, got = next(iter(_attribution(b_with_all).items()))
+    store = tmp_path / "b.duckdb"  # a copy: export only reads, but the module's store stays untouched
+    shutil.copy(b_with_all, store)
+    out = tmp_path / "b.json"
+    run("export", "--campaign", campaign, "--tlp", "green", "--db", str(store), "--out", str(out), "--provider", "b")
+    sets = [o for o in json.loads(out.read_text())["objects"] if o["type"] == "intrusion-set"]
+    assert [(s["name"], s["x_distillguard_attributed"]) for s in sets] == [(got["actor"], True)]
+    assert {actor for actor, _, _ in read_intel(out)} == {got["actor"]}

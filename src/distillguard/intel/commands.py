@@ -95,8 +95,9 @@ def import_command(
                    count(DISTINCT campaign_id) AS campaigns
             FROM intel_matches WHERE source = '{partner.replace("'", "''")}'""").to_pylist()[0]
     console.print(
-        f"{n} indicators from {partner}: matched {found['in_campaigns']} accounts in {found['campaigns']} "
-        f"campaign(s) and {found['outside']} accounts outside any campaign (see intel_matches, campaign_evidence)"
+        f"{n} indicators read from {path.name}; all of {partner}'s indicators now match {found['in_campaigns']} "
+        f"accounts in {found['campaigns']} campaign(s) and {found['outside']} accounts outside any campaign "
+        "(tables intel_matches, campaign_evidence)"
     )
 
 

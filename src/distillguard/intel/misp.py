@@ -27,6 +27,8 @@ _TYPES = {
     "user-agent": "user-agent",
     "email-domain": "domain",
 }
+# MISP distribution by TLP level: 0 your organisation, 1 this community, 2 connected communities, 3 all.
+DISTRIBUTION = {"red": 0, "amber+strict": 0, "amber": 1, "green": 2, "clear": 3}
 _TAG = re.compile(r'^distillguard:([a-z-]+)="(.*)"$')
 _COUNTS = re.compile(r"(\d+) accounts, (\d+) requests")
 
@@ -46,7 +48,7 @@ def to_event(intel: CampaignIntel) -> MISPEvent:
     event.date = (intel.first_seen or datetime.now(UTC)).date()
     event.threat_level_id = 2
     event.analysis = 2
-    event.distribution = 0
+    event.distribution = DISTRIBUTION[intel.tlp]
     for tag in (f"tlp:{intel.tlp}", _tag("actor", intel.actor_name), _tag("campaign", intel.campaign_id)):
         event.add_tag(tag)
     for ind in intel.indicators:
