@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 from distillguard.cli import app
 from distillguard.engines.duckdb_api import DuckDBAPI
 from distillguard.intel.indicators import campaign_intel
+from distillguard.intel.model import keyed_hash
 from distillguard.intel.partners import read_intel
 
-from .conftest import Provider
+from .conftest import PARTNER_KEY, Provider
 
 OUTSIDE = "account_id NOT IN (SELECT account_id FROM campaign_members)"
 
@@ -49,6 +50,11 @@ def test_no_value_of_an_ordinary_account_is_exported(providers: dict, exports: d
             "user-agent": _column(db, f"SELECT DISTINCT user_agent FROM events WHERE {OUTSIDE}"),
             "tls-fingerprint": _column(db, f"SELECT DISTINCT tls_fingerprint FROM events WHERE {OUTSIDE}"),
             "email-domain": _column(db, f"SELECT DISTINCT email_domain FROM accounts WHERE {OUTSIDE}"),
+        }
+        outside["email-hmac"] = outside["payment-hmac"] = {  # an ordinary account's keyed hashes: not either
+            keyed_hash(PARTNER_KEY.encode(), v)
+            for col in ("email_hash", "payment_fingerprint")
+            for v in _column(db, f"SELECT DISTINCT {col} FROM accounts WHERE {OUTSIDE}")
         }
         private = set()
         for col in ("email_hash", "payment_fingerprint", "account_id", "org_id"):

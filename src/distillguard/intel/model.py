@@ -39,7 +39,6 @@ FAMILY = {
 }
 # Public software and shared domains: they count only on an account that also matches a stronger indicator.
 SUPPORTING = frozenset({"user-agent", "tls-fingerprint", "email-domain"})
-HASHED = frozenset({"email-hmac", "payment-hmac"})
 
 
 @dataclass(frozen=True)

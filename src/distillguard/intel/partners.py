@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from distillguard.engines.base import DatabaseAPI, sql_literal
 from distillguard.intel import misp, stix
-from distillguard.intel.model import FAMILY, HASHED, SUPPORTING, Indicator, key_id, keyed_hash
+from distillguard.intel.model import FAMILY, SUPPORTING, Indicator, key_id, keyed_hash
 from distillguard.templates.stage import SIGNATURE_PERM, SIGNATURE_SEED
 
 TEMPLATE_MATCH = 0.9  # estimated Jaccard of masked word bigrams; docs/intel.md argues the value
@@ -159,7 +159,6 @@ def _keyed(db: DatabaseAPI, partner_key: bytes | None) -> pa.Table:
     if partner_key is not None and wanted:
         kid = key_id(partner_key)
         for kind, col in (("email-hmac", "email_hash"), ("payment-hmac", "payment_fingerprint")):
-            assert kind in HASHED
             rows = db.query(f"SELECT account_id, {col} AS v FROM accounts WHERE {col} IS NOT NULL").to_pydict()
             digests = {v: keyed_hash(partner_key, v) for v in set(rows["v"])}
             out["kind"] += [kind] * len(rows["v"])
