@@ -38,7 +38,7 @@ def simulate_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
     infra_seed: Annotated[
         int | None,
-        typer.Option("--infra-seed", help="Campaign infrastructure seed (default: --seed); share it across providers."),
+        typer.Option("--infra-seed", help="Seed of the campaigns' proxies and clients, shared by simulated providers."),
     ] = None,
 ) -> None:
     """Generate API traffic with ground truth: benign users, hard negatives and distillation campaigns."""
