@@ -197,13 +197,19 @@ def _apply_cap(acc: np.ndarray, ts: np.ndarray, flag: np.ndarray, cap: np.ndarra
 # ---------------------------------------------------------------------------------------------- builder
 
 
-def build(book: Book, tables: content.Tables, sc: Scenario, scale: float, seed: int) -> list[Cells]:
-    """Register every campaign account; return one Cells per campaign."""
+def build(
+    book: Book, tables: content.Tables, sc: Scenario, scale: float, seed: int, infra_seed: int | None = None
+) -> list[Cells]:
+    """Register every campaign account; return one Cells per campaign.
+
+    ``infra_seed`` (None: drawn with everything else from ``seed``) gives each campaign's client choices their
+    own random stream, so two runs with different seeds and one infra seed share an actor's clients.
+    """
     start_ms = int(sc.start.timestamp() * 1000)
     stream = VariantStream(tables.split)
     rotation = [0]  # next residential-rotation rank, shared so no two accounts ever share an exit
     return [
-        _campaign(book, tables, sc, spec, k, scale, seed, start_ms, stream, rotation)
+        _campaign(book, tables, sc, spec, k, scale, seed, start_ms, stream, rotation, infra_seed)
         for k, spec in enumerate(sc.campaigns)
     ]
 
@@ -219,8 +225,10 @@ def _campaign(
     start_ms: int,
     stream: VariantStream,
     rotation: list[int],
+    infra_seed: int | None = None,
 ) -> Cells:
     rng = np.random.default_rng([seed, 0xCA, k])
+    infra = rng if infra_seed is None else np.random.default_rng([infra_seed, 0xCA, k])  # the actor's clients
     arch = ARCHETYPES[spec.archetype]
     n = scaled(spec.accounts, scale, spec.min_accounts)
     total = spec.requests * scale
@@ -235,7 +243,7 @@ def _campaign(
         np.stack([content.mixture(**arch.kinds), content.mixture(**(arch.late_kinds or arch.kinds))])
     )
     customers = int(book.add_profiles(content.mixture(**CUSTOMER_MIX))[0])
-    gateway = _old_client(rng, arch.clients)
+    gateway = _old_client(infra, arch.clients)
     cells: dict[str, list] = {
         k_: []
         for k_ in ("first", "size", "start", "end", "daily", "mix", "lb", "hours", "cap", "tz", "a_start", "a_end")
@@ -251,7 +259,7 @@ def _campaign(
         mixing = ev.mixing(knobs) if arch.hydra else 0.0
         cols = _identities(book, rng, arch, m, knobs, seed, start_ms + start * DAY_MS)
         cols["camp_rank"] = _templates(book, tables, stream, script, families, rng, m, i, knobs)
-        cols["client1"] = gateway if arch.hydra else _old_client(rng, arch.clients)
+        cols["client1"] = gateway if arch.hydra else _old_client(infra, arch.clients)
         if "fingerprint_diversity" in knobs:
             cols.update(pick_clients(rng, m, 0.15))
         if "residential_rotation" in knobs:

@@ -36,6 +36,10 @@ def simulate_command(
         typer.Option("--extra-corpora", help="Also use the non-redistributable corpora when ../shared/data exists."),
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    infra_seed: Annotated[
+        int | None,
+        typer.Option("--infra-seed", help="Seed of the campaigns' proxies and clients, shared by simulated providers."),
+    ] = None,
 ) -> None:
     """Generate API traffic with ground truth: benign users, hard negatives and distillation campaigns."""
     columns = (
@@ -54,7 +58,15 @@ def simulate_command(
                 bar.update(task, completed=done, total=total, requests=requests)
 
             summary = simulate(
-                scenario, scale, seed, out, fmt, split=split, extra_corpora=extra_corpora, progress=progress
+                scenario,
+                scale,
+                seed,
+                out,
+                fmt,
+                split=split,
+                extra_corpora=extra_corpora,
+                progress=progress,
+                infra_seed=infra_seed,
             )
     except ValueError as e:
         console.print(f"[bold red]error:[/] {e}", highlight=False)

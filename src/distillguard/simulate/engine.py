@@ -67,12 +67,16 @@ def simulate(
     split: str = "test",
     extra_corpora: bool = False,
     progress: Progress | None = None,
+    infra_seed: int | None = None,
 ) -> SimulationSummary:
     """Write ``out/logs.<fmt>``, ``out/accounts.jsonl`` and ``out/truth.jsonl`` (DESIGN §3.1-3.3).
 
     ``scenario`` is a name from ``scenarios.SCENARIOS`` optionally followed by ``+knob`` terms; ``split``
     chooses the prompt and template wording ("test" for evaluation, "train" to generate training traffic);
-    ``extra_corpora`` adds the non-redistributable corpora when ``shared/data`` is present.
+    ``extra_corpora`` adds the non-redistributable corpora when ``shared/data`` is present. ``infra_seed``
+    (default: none, everything follows ``seed``) fixes the campaigns' infrastructure (proxy exits, clients)
+    independently of ``seed``: two runs with different seeds and one infra seed are two providers attacked by
+    the same actors through the same infrastructure, with different accounts and customers.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -85,7 +89,7 @@ def simulate(
     tables = content.Tables(split, extra_corpora)
     book = Book()
     segments: list = population.build(book, tables, sc, scale, seed)
-    segments += campaigns.build(book, tables, sc, scale, seed)
+    segments += campaigns.build(book, tables, sc, scale, seed, infra_seed)
     acc = book.finalize()
     for seg in segments:  # heavier accounts hit rate limits more often
         acc.col["p429"][seg.span] = np.maximum(acc.col["p429"][seg.span], p429(seg.daily_rate()))
@@ -113,7 +117,8 @@ def simulate(
             peak = max(peak, len(day.ts))
             for b, lo in enumerate(range(0, len(day.ts), BATCH)):
                 part = Block(*(x[lo : lo + BATCH] for x in (day.acct, day.ts, day.campaign, day.profile)))
-                rows = build_rows(np.random.default_rng([seed, 0xD1, d, b]), acc, tables, lens, part, seed, release_ms)
+                rng = np.random.default_rng([seed, 0xD1, d, b])
+                rows = build_rows(rng, acc, tables, lens, part, seed, release_ms, infra_seed)
                 pipeline.submit(rows)
             if progress:
                 progress(d + 1, sc.days, int(total.sum()))

@@ -68,8 +68,9 @@ def build_rows(
     block: Block,
     seed: int,
     release_ms: int,
+    infra_seed: int | None = None,
 ) -> Rows:
-    """Attributes for a block already sorted by time."""
+    """Attributes for a block already sorted by time (``infra_seed``: see ``addresses``)."""
     a = block.acct
     c = acc.col
     n = len(a)
@@ -97,7 +98,7 @@ def build_rows(
         rid=rid,
         acct=a,
         key=key,
-        ip=addresses(rng, acc, a, block.ts, seed),
+        ip=addresses(rng, acc, a, block.ts, seed, infra_seed),
         client=client,
         model=models(rng, acc, a, block.ts, release_ms),
         status=status,
@@ -127,8 +128,15 @@ def models(rng: np.random.Generator, acc: Accounts, a: np.ndarray, ts: np.ndarra
     return np.where(after & (u[1] < p), NEW_MODEL, old).astype(np.int8)
 
 
-def addresses(rng: np.random.Generator, acc: Accounts, a: np.ndarray, ts: np.ndarray, seed: int) -> np.ndarray:
-    """Client IPv4 per request (uint32) from each account's primary or secondary address source."""
+def addresses(
+    rng: np.random.Generator, acc: Accounts, a: np.ndarray, ts: np.ndarray, seed: int, infra_seed: int | None = None
+) -> np.ndarray:
+    """Client IPv4 per request (uint32) from each account's primary or secondary address source.
+
+    Campaign proxy pools (cell and hydra) are hashed from ``infra_seed`` when given, else from ``seed``: runs
+    with different seeds and one infra seed see the same proxy exits, as two providers hit by one actor do.
+    """
+    proxy_seed = seed if infra_seed is None else infra_seed
     c = acc.col
     second = rng.random(len(a)) < c["p_src2"][a]
     src = np.where(second, c["src2"][a], c["src1"][a])
@@ -151,7 +159,7 @@ def addresses(rng: np.random.Generator, acc: Accounts, a: np.ndarray, ts: np.nda
     for code, pool, epoch_ms in ((SRC_CELL, CELL_POOL, CELL_EPOCH_MS), (SRC_HYDRA, HYDRA_POOL, HYDRA_EPOCH_MS)):
         sel = src == code
         if sel.any():
-            ip[sel] = _proxy(rng, acc, arg[sel], ts[sel], seed, code, pool, epoch_ms)
+            ip[sel] = _proxy(rng, acc, arg[sel], ts[sel], proxy_seed, code, pool, epoch_ms)
     sel = src == SRC_ROTATE
     if sel.any():
         blocks_per_life = 40 * DAY_MS // ROTATE_MS  # rot_rank * 240 stays far below the 2**26 addresses
