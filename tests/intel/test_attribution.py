@@ -32,6 +32,12 @@ def _row(family: str, n: int, source: str = "registry", source_type: str = "regi
         ([_row("infrastructure", 5, "lab-x", "partner"), _row("client", 1, "lab-x", "partner")], "moderate"),
         ([_row("infrastructure", 5), _row("template", 1, "lab-x", "partner")], "high"),
         ([_row("identity", 1), _row("template", 2, "lab-x", "partner")], "high"),
+        # one partner naming an actor and matching it is one source: not high on its own
+        ([_row("infrastructure", 5, "lab-x", "partner"), _row("template", 1, "lab-x", "partner")], "moderate"),
+        (
+            [_row("infrastructure", 5, "lab-x", "partner"), _row("template", 1, "lab-y", "partner")],
+            "high",
+        ),
     ],
 )
 def test_confidence_follows_the_rule_table(rows: list[dict], level: str) -> None:

@@ -9,12 +9,14 @@ name or alias is that registry actor.
 Confidence is a rule table over *independent* evidence, not a fitted probability (docs/intel.md):
 families matched F (infrastructure needs `MIN_INFRA_VALUES` distinct addresses or prefixes; client, template
 and identity one value each, client only corroborated) and P, the partners confirming (partners whose
-indicators for that actor match the campaign).
+indicators for that actor match the campaign), and S, the independent sources among them (each partner, and
+our own registry): one partner's bundle that both names an actor and matches it is one source, not a
+confirmation of itself.
 
-    F empty                                    -> unknown (actor "unknown")
-    template in F, |F| >= 2, P >= 1            -> high
-    template in F, |F| >= 2; or P >= 1         -> moderate
-    otherwise (one family, no partner)         -> low
+    F empty                                          -> unknown (actor "unknown")
+    template in F, |F| >= 2, P >= 1, S >= 2          -> high
+    template in F, |F| >= 2; or P >= 1               -> moderate
+    otherwise (one family, no partner)               -> low
 """
 
 from __future__ import annotations
@@ -133,16 +135,21 @@ def _assess(actor: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         per_family[r["family"]] = per_family.get(r["family"], 0) + r["n"]
     families = sorted(f for f, n in per_family.items() if n >= (MIN_INFRA_VALUES if f == "infrastructure" else 1))
     partners = sorted({r["source"] for r in rows if r["source_type"] == "partner"})
+    sources = {r["source"] for r in rows}
     if not families:
         level = "unknown"
-    elif "template" in families and len(families) >= 2 and partners:
+    elif "template" in families and len(families) >= 2 and partners and len(sources) >= 2:
         level = "high"
     elif ("template" in families and len(families) >= 2) or partners:
         level = "moderate"
     else:
         level = "low"
     reasons = [e for r in rows for e in r["evidence"]]
-    reasons.insert(0, f"{level}: families {', '.join(families) or 'none'}; partners confirming: {len(partners)}")
+    reasons.insert(
+        0,
+        f"{level}: families {', '.join(families) or 'none'}; partners confirming: {len(partners)}; "
+        f"independent sources: {len(sources)}",
+    )
     return {
         "actor": actor,
         "confidence": level,
