@@ -230,10 +230,12 @@ def demo_cmd(
 def _register_commands() -> None:
     """Commands that live with their stage."""
     from distillguard.evaluate.commands import register as register_evaluate
+    from distillguard.gateway.commands import register as register_gateway
     from distillguard.simulate.commands import register as register_simulate
 
     register_simulate(app)
     register_evaluate(app)
+    register_gateway(app)
 
 
 _register_commands()
