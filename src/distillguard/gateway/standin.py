@@ -4,11 +4,13 @@ Answers `POST .../chat/completions` (OpenAI) and `POST .../messages` (Anthropic)
 events) when the body asks for `"stream": true`. Every answer carries a reasoning part (an Anthropic
 `thinking` block, an OpenAI `reasoning_content` field) so the safeguard has something to withhold, and the
 header `x-standin-request` echoes what arrived (`max_tokens`, whether `thinking` was asked for) so a test
-can see what the gateway forwarded. `GET /_standin/count` tells how many requests reached it.
+can see what the gateway forwarded. A request header `x-standin-delay-ms` delays the answer (to hold requests
+in flight). `GET /_standin/count` tells how many requests reached it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,6 +35,9 @@ def create_standin() -> Starlette:
     async def complete(request: Request) -> Response:
         state["count"] += 1
         body = orjson.loads(await request.body())
+        delay = request.headers.get("x-standin-delay-ms")
+        if delay:
+            await asyncio.sleep(int(delay) / 1000)
         echo = orjson.dumps(
             {"max_tokens": body.get("max_tokens", body.get("max_completion_tokens")), "thinking": "thinking" in body}
         ).decode()
