@@ -100,9 +100,8 @@ class Gateway:
     # ------------------------------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        limits = httpx.Limits(
-            max_connections=self.config.max_inflight, max_keepalive_connections=self.config.max_inflight
-        )
+        n = self.config.upstream_connections
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
         self.client = httpx.AsyncClient(timeout=self.config.upstream_timeout, limits=limits)
         if self.source:
             await asyncio.to_thread(self.source.maybe_reload)

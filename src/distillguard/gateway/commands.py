@@ -36,6 +36,9 @@ def gateway_command(
     throttle_burst: Annotated[float, typer.Option(help="Burst size for throttled accounts.")] = 5.0,
     verify_url: Annotated[str, typer.Option(help="Where step-up refusals send the customer.")] = "/verify",
     trust_forwarded_for: Annotated[bool, typer.Option(help="Client address from X-Forwarded-For.")] = False,
+    upstream_connections: Annotated[
+        int, typer.Option(help="Connections to the upstream (raise for long streams).")
+    ] = 64,
 ) -> None:
     """Proxy an LLM API and enforce the store's actions per request (see docs/gateway.md)."""
     import uvicorn
@@ -68,6 +71,7 @@ def gateway_command(
         throttle_burst=throttle_burst,
         verify_url=verify_url,
         trust_forwarded_for=trust_forwarded_for,
+        upstream_connections=upstream_connections,
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
 
