@@ -91,18 +91,22 @@ def test_review_account_gets_safeguard_legitimate_does_not(gateway) -> None:
     assert "reasoning_content" not in openai["choices"][0]["message"]
 
 
-def _stream(base: str, key: str, body: dict, path: str) -> tuple[int, list[bytes]]:
-    with httpx.stream("POST", base + path, content=orjson.dumps(body), headers={"authorization": f"Bearer {key}"}) as r:
-        return r.status_code, list(r.iter_raw())
+def _stream(base: str, key: str, body: dict, path: str, gap_ms: int = 0) -> tuple[int, list[tuple[float, bytes]]]:
+    """Status and (arrival time, chunk) of a streamed response, the upstream spacing events `gap_ms` apart."""
+    headers = {"authorization": f"Bearer {key}", "x-standin-event-delay-ms": str(gap_ms)}
+    start = time.monotonic()
+    with httpx.stream("POST", base + path, content=orjson.dumps(body), headers=headers) as r:
+        return r.status_code, [(time.monotonic() - start, chunk) for chunk in r.iter_raw()]
 
 
 @pytest.mark.parametrize(("path", "body"), [("/v1/chat/completions", chat), ("/v1/messages", anthropic)])
-def test_streaming_passes_events_through_and_logs_at_the_end(gateway, upstream, tmp_path, path, body) -> None:
-    status, chunks = _stream(gateway.url, "k-ok", body(stream=True), path)
+def test_streaming_passes_events_through_as_they_come_and_logs_at_the_end(gateway, upstream, tmp_path, path, body):
+    status, chunks = _stream(gateway.url, "k-ok", body(stream=True), path, gap_ms=40)
     _, direct = _stream(upstream.url, "k-ok", body(stream=True), path)
     assert status == 200
-    assert b"".join(chunks) == b"".join(direct)
-    assert len(chunks) > 3  # streamed as events, not buffered into one body
+    assert b"".join(c for _, c in chunks) == b"".join(c for _, c in direct)
+    assert len(chunks) > 3  # event by event, not buffered into one body ...
+    assert chunks[0][0] < chunks[-1][0] - 0.1  # ... the first arrived well before the stream ended
     gateway.__exit__()
     [line] = read_logs(tmp_path / "logs")
     assert line["response"]["text"] == ANSWER and line["response"]["output_tokens"] == 7
@@ -111,11 +115,12 @@ def test_streaming_passes_events_through_and_logs_at_the_end(gateway, upstream, 
 
 def test_streaming_review_account_withholds_thinking_events(gateway) -> None:
     status, chunks = _stream(gateway.url, "k-review", anthropic(stream=True), "/v1/messages")
-    raw = b"".join(chunks)
+    raw = b"".join(c for _, c in chunks)
     assert status == 200
     assert b"thinking" not in raw and b"text_delta" in raw and b"message_stop" in raw
     status, chunks = _stream(gateway.url, "k-review", chat(stream=True), "/v1/chat/completions")
-    assert b"reasoning_content" not in b"".join(chunks) and b"[DONE]" in b"".join(chunks)
+    raw = b"".join(c for _, c in chunks)
+    assert b"reasoning_content" not in raw and b"[DONE]" in raw
 
 
 def test_malformed_oversized_and_unauthenticated_requests_get_4xx(upstream, store, tmp_path) -> None:

@@ -2,8 +2,8 @@
 
 Per request, all in memory: the API key → account (snapshot dict), the account's action (snapshot dict, a
 token bucket for `throttle`), the cheap signals (`signals`), the safeguard for the action (`safeguard`),
-then the upstream call with one shared httpx client, and one native log line queued when the response (or
-the stream) ends. Background tasks reload the snapshot and flush the log; neither runs on a request's path.
+then the upstream call over one shared keep-alive pool (`upstream`), and one native log line queued when the
+response (or the stream) ends. Background tasks reload the snapshot and flush the log; neither runs on a request's path.
 
 Refusals are JSON that both SDK families can read: `{"type": "error", "error": {"type", "message",
 "action", "account_id", ...}}`. Their `reason` is a fixed code, never the detection evidence (that would
@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -41,6 +40,7 @@ from distillguard.gateway.messages import (
 from distillguard.gateway.policy import BLOCKING, Snapshot, SnapshotSource, TokenBuckets, key_id
 from distillguard.gateway.safeguard import SseFilter, apply_request, apply_response
 from distillguard.gateway.signals import AddressClassifier, cot_hint
+from distillguard.gateway.upstream import Upstream, UpstreamError, UpstreamResponse
 
 HOP_BY_HOP = frozenset(
     {
@@ -90,7 +90,7 @@ class Gateway:
         self.writer = LogWriter(config.log_dir, max_bytes=config.max_log_bytes)
         self.counters: Counter[str] = Counter()
         self.inflight = 0
-        self.client: httpx.AsyncClient | None = None
+        self.upstream = Upstream(config.upstream, config.upstream_connections, config.upstream_timeout)
         self._tasks: list[asyncio.Task] = []
 
     @property
@@ -100,9 +100,7 @@ class Gateway:
     # ------------------------------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        n = self.config.upstream_connections
-        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-        self.client = httpx.AsyncClient(timeout=self.config.upstream_timeout, limits=limits)
+        await self.upstream.start()
         if self.source:
             await asyncio.to_thread(self.source.maybe_reload)
             self._tasks.append(asyncio.create_task(self._every(self.config.reload_seconds, self._reload)))
@@ -114,8 +112,7 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.writer.close()
-        if self.client:
-            await self.client.aclose()
+        await self.upstream.close()
 
     async def _every(self, seconds: float, job) -> None:
         while True:
@@ -256,52 +253,43 @@ class Gateway:
         return None
 
     async def _forward(self, ctx: _Context, raw: bytes, action: str) -> Response:
-        assert self.client is not None
         safeguard = self.config.safeguards.get(action) if ctx.body is not None else None
         content = raw
         if safeguard is not None:
             content = orjson.dumps(apply_request(ctx.body, safeguard))
             ctx.info["safeguard"] = {"thinking": safeguard.thinking, "max_tokens": safeguard.max_tokens}
-        url = self.config.upstream.rstrip("/") + ctx.request.url.path
-        if ctx.request.url.query:
-            url += "?" + ctx.request.url.query
+        target = ctx.request.url.path + ("?" + ctx.request.url.query if ctx.request.url.query else "")
         headers = [(k, v) for k, v in ctx.request.headers.items() if k not in HOP_BY_HOP]
         headers.append(("accept-encoding", "identity"))
-        upstream_request = self.client.build_request(ctx.request.method, url, headers=headers, content=content)
         try:
-            upstream = await self.client.send(upstream_request, stream=True)
-        except httpx.TimeoutException:
-            return self._upstream_failed(ctx, 504, "upstream_timeout")
-        except httpx.HTTPError:
-            return self._upstream_failed(ctx, 502, "upstream_unavailable")
-        headers_out = {k: v for k, v in upstream.headers.items() if k not in RESPONSE_DROP}
+            upstream = await self.upstream.send(ctx.request.method, target, headers, content)
+        except UpstreamError as e:
+            return self._upstream_failed(ctx, e.status, e.kind)
+        headers_out = {k: v for k, v in upstream.headers if k not in RESPONSE_DROP}
         headers_out["x-distillguard-request-id"] = ctx.request_id
-        if upstream.headers.get("content-type", "").startswith("text/event-stream"):
-            return StreamingResponse(
-                self._stream(ctx, upstream, safeguard), status_code=upstream.status_code, headers=headers_out
-            )
+        if upstream.content_type.startswith("text/event-stream"):
+            stream = self._stream(ctx, upstream, safeguard)
+            return StreamingResponse(stream, status_code=upstream.status, headers=headers_out)
         try:
-            body = await upstream.aread()
-        except httpx.HTTPError:
-            return self._upstream_failed(ctx, 502, "upstream_unavailable")
-        finally:
-            await upstream.aclose()
+            body = await upstream.read()
+        except UpstreamError as e:
+            return self._upstream_failed(ctx, e.status, e.kind)
         summary: dict[str, Any] = {}
-        if ctx.body is not None and upstream.headers.get("content-type", "").startswith("application/json"):
+        if ctx.body is not None and upstream.content_type.startswith("application/json"):
             with contextlib.suppress(orjson.JSONDecodeError):
                 parsed = orjson.loads(body)
                 summary = response_summary(parsed)
                 if safeguard is not None and safeguard.touches_response:
                     body = orjson.dumps(apply_response(parsed, safeguard))
-        self._log(ctx, upstream.status_code, summary)
-        return self._count(Response(body, status_code=upstream.status_code, headers=headers_out))
+        self._log(ctx, upstream.status, summary)
+        return self._count(Response(body, status_code=upstream.status, headers=headers_out))
 
-    async def _stream(self, ctx: _Context, upstream: httpx.Response, safeguard) -> AsyncIterator[bytes]:
+    async def _stream(self, ctx: _Context, upstream: UpstreamResponse, safeguard) -> AsyncIterator[bytes]:
         seen: list[bytes] = []
         sse = SseFilter(safeguard) if safeguard is not None and safeguard.touches_response else None
-        status = upstream.status_code
+        status = upstream.status
         try:
-            async for chunk in upstream.aiter_raw():
+            async for chunk in upstream.chunks():
                 seen.append(chunk)
                 out = sse.feed(chunk) if sse else chunk
                 if out:
@@ -310,10 +298,10 @@ class Gateway:
                 tail = sse.close()
                 if tail:
                     yield tail
-        except httpx.HTTPError:
+        except UpstreamError:
             status = 502  # the upstream broke off mid-stream; the client sees a truncated stream
         finally:
-            await upstream.aclose()
+            upstream.close()
             self.inflight -= 1
             self.counters[str(status)] += 1
             self._log(ctx, status, stream_summary(b"".join(seen)) if ctx.body is not None else {})

@@ -29,7 +29,7 @@ class GatewayConfig:
     escalate_review_on_template: bool = True  # a campaign template from an account under review: throttle
     trust_forwarded_for: bool = False  # take the client address from X-Forwarded-For (behind a trusted LB)
     upstream_timeout: float = 600.0
-    upstream_connections: int = 64  # httpx pool size: httpcore scans the whole pool per request, so keep it small
+    upstream_connections: int = 256  # keep-alive connections to the upstream (raise for many long streams)
 
     flush_seconds: float = 0.2
     max_log_bytes: int = 256 << 20

@@ -5,7 +5,8 @@ events) when the body asks for `"stream": true`. Every answer carries a reasonin
 `thinking` block, an OpenAI `reasoning_content` field) so the safeguard has something to withhold, and the
 header `x-standin-request` echoes what arrived (`max_tokens`, whether `thinking` was asked for) so a test
 can see what the gateway forwarded. A request header `x-standin-delay-ms` delays the answer (to hold requests
-in flight). `GET /_standin/count` tells how many requests reached it.
+in flight), `x-standin-event-delay-ms` spaces out streamed events (to see them arrive one by
+one). `GET /_standin/count` tells how many requests reached it.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def create_standin() -> Starlette:
         anthropic = request.url.path.rstrip("/").endswith("/messages")
         if body.get("stream"):
             events = _anthropic_events() if anthropic else _openai_events(body.get("model"))
-            return StreamingResponse(_sse(events), media_type="text/event-stream", headers=headers)
+            gap = int(request.headers.get("x-standin-event-delay-ms", "0")) / 1000
+            return StreamingResponse(_sse(events, gap), media_type="text/event-stream", headers=headers)
         payload = _anthropic_message() if anthropic else _openai_completion(body.get("model"))
         return Response(orjson.dumps(payload), media_type="application/json", headers=headers)
 
@@ -122,8 +124,10 @@ def _openai_events(model: Any) -> list[tuple[str | None, dict[str, Any]]]:
     return out
 
 
-async def _sse(events: list[tuple[str | None, dict[str, Any]]]) -> AsyncIterator[bytes]:
+async def _sse(events: list[tuple[str | None, dict[str, Any]]], gap: float = 0.0) -> AsyncIterator[bytes]:
     for name, data in events:
+        if gap:
+            await asyncio.sleep(gap)
         head = f"event: {name}\n".encode() if name else b""
         yield head + b"data: " + orjson.dumps(data) + b"\n\n"
     if events and events[0][0] is None:
