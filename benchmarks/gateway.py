@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import psutil
 
 BODY = orjson.dumps(
     {
@@ -122,6 +123,20 @@ async def phase(port: int, rate: float, seconds: float) -> dict:
         "statuses": dict(statuses),
         "send_lag_p99_ms": float(np.percentile(np.array(lag) * 1000, 99)) if lag else 0.0,
     }
+
+
+def cpu_seconds(proc: subprocess.Popen) -> float:
+    times = psutil.Process(proc.pid).cpu_times()
+    return times.user + times.system
+
+
+def measured(port: int, rate: float, seconds: float, procs: dict[str, subprocess.Popen]) -> dict:
+    """`phase`, plus the CPU time each server process spent per answered request (robust to a busy machine)."""
+    before = {name: cpu_seconds(p) for name, p in procs.items()}
+    result = asyncio.run(phase(port, rate, seconds))
+    n = max(1, sum(v for k, v in result["statuses"].items() if k.isdigit()))
+    result["cpu_us"] = {name: (cpu_seconds(p) - before[name]) / n * 1e6 for name, p in procs.items()}
+    return result
 
 
 def free_port() -> int:
@@ -228,20 +243,22 @@ def main() -> None:
     try:
         wait_port(up_port, upstream)
         wait_port(gw_port, gateway)
+        procs = {"upstream": upstream, "gateway": gateway}
         warm = asyncio.run(phase(gw_port, 200, 1))  # warm-up (connections, caches)
         print(f"python {platform.python_version()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
         accepted = answered(warm)
         for rate in [float(r) for r in args.rates.split(",")]:
             direct, via = [], []
             for _ in range(args.rounds):
-                direct.append(asyncio.run(phase(up_port, rate, args.seconds)))
-                via.append(asyncio.run(phase(gw_port, rate, args.seconds)))
+                direct.append(measured(up_port, rate, args.seconds, procs))
+                via.append(measured(gw_port, rate, args.seconds, procs))
                 accepted += answered(via[-1])
             for name, runs in (("direct", direct), ("gateway", via)):
                 for r in runs:
                     print(
                         f"{rate:>6.0f}/s {name:>8}: achieved {r['achieved_rate']:7.0f}/s  p50 {r['p50']:6.2f} ms  "
-                        f"p99 {r['p99']:7.2f} ms  send-lag p99 {r['send_lag_p99_ms']:6.2f} ms  {r['statuses']}"
+                        f"p99 {r['p99']:7.2f} ms  send-lag p99 {r['send_lag_p99_ms']:6.2f} ms  CPU/request: gateway "
+                        f"{r['cpu_us']['gateway']:.0f} us, upstream {r['cpu_us']['upstream']:.0f} us  {r['statuses']}"
                     )
             for i, (d, v) in enumerate(zip(direct, via, strict=True)):
                 print(

@@ -38,7 +38,7 @@ def key_id(secret: str, salt: bytes | None) -> str:
     return hmac.new(salt, secret.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """One account's row of `enforcement`."""
 
