@@ -69,7 +69,8 @@ REFUSALS = {  # action -> (status, error type, reason code, message)
         "This account was suspended with the accounts linked to it.",
     ),
 }
-HEALTH_PATH = "/_distillguard/health"
+HEALTH_PATH = "/_distillguard/health"  # answered to loopback clients only; elsewhere it is an ordinary path
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
 def error_response(
@@ -115,6 +116,7 @@ class Gateway:
                 await task
         self.writer.close()
         await self.upstream.close()
+        gc.unfreeze()  # let the interpreter's final collection see the snapshot again
 
     async def _every(self, seconds: float, job) -> None:
         while True:
@@ -153,7 +155,7 @@ class Gateway:
 
     async def dispatch(self, request: Request) -> Response:
         """The one endpoint: every path and method goes through here."""
-        if request.url.path == HEALTH_PATH:
+        if request.url.path == HEALTH_PATH and request.client and request.client.host in LOOPBACK:
             return Response(orjson.dumps(self.health()), media_type="application/json")
         if self.inflight >= self.config.max_inflight:
             self.counters["shed"] += 1

@@ -15,8 +15,8 @@ SHA-256 of the virtual key), which is what lands in `api_key_id`; map it to acco
 `key:<hash>`: LiteLLM has already decided the key is valid.
 
 What the LiteLLM path does not do (docs/gateway.md): withhold or summarise reasoning in responses (only the
-request-side safeguard: `max_tokens` cap, `thinking` dropped) and the per-request signals beyond what the
-log line carries. See `docs/litellm/config.yaml` for a working configuration.
+request-side safeguard: `max_tokens` cap, `thinking` dropped), and its log line carries the CoT hint but not
+the address class or template match. See `docs/litellm/config.yaml` for a working configuration.
 """
 
 from __future__ import annotations
@@ -95,6 +95,11 @@ class DistillGuardGuardrail(CustomGuardrail):
         account = state.account(snap, getattr(user_api_key_dict, "api_key", None))
         decision = snap.decision(account) if snap is not None else None
         action = decision.action if decision else "none"
+        messages = data.get("messages")
+        readable = isinstance(messages, list) and all(isinstance(m, dict) for m in messages)
+        checked = action == "review" and snap is not None and len(snap.templates) and readable
+        if checked and snap.templates.match(*prompts(data)):  # a campaign template, from an account under review
+            action = "throttle"
         if action in BLOCKING:
             status, kind, reason, message = REFUSALS[action]
             _refuse(status, kind, message, action=action, account_id=account, reason=reason)

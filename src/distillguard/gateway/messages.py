@@ -81,7 +81,9 @@ def response_summary(body: Any) -> dict[str, Any]:
             first.get("finish_reason"),
         )
     blocks = body.get("content") if isinstance(body.get("content"), list) else []
-    text = "".join(b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text")
+    text = "".join(
+        b["text"] for b in blocks if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+    )
     return _summary(text, usage.get("input_tokens"), usage.get("output_tokens"), body.get("stop_reason"))
 
 
@@ -101,7 +103,8 @@ def stream_summary(raw: bytes) -> dict[str, Any]:
             continue
         if not isinstance(event, dict):
             continue
-        usage = event.get("usage") or (event.get("message") or {}).get("usage") or {}
+        message = event.get("message")
+        usage = event.get("usage") or (message.get("usage") if isinstance(message, dict) else None)
         if isinstance(usage, dict):
             tokens_in = usage.get("input_tokens", usage.get("prompt_tokens", tokens_in))
             tokens_out = usage.get("output_tokens", usage.get("completion_tokens", tokens_out))
@@ -110,10 +113,11 @@ def stream_summary(raw: bytes) -> dict[str, Any]:
             if delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
                 parts.append(delta["text"])
             stop = delta.get("stop_reason") or stop
-        for choice in event.get("choices") or ():
+        choices = event.get("choices")
+        for choice in choices if isinstance(choices, list) else ():
             if isinstance(choice, dict):
-                d = choice.get("delta") or {}
-                if isinstance(d.get("content"), str):
+                d = choice.get("delta")
+                if isinstance(d, dict) and isinstance(d.get("content"), str):
                     parts.append(d["content"])
                 stop = choice.get("finish_reason") or stop
     return _summary("".join(parts), tokens_in, tokens_out, stop)

@@ -145,15 +145,18 @@ class SseFilter:
     def _transform(self, event: dict[str, Any]) -> list[dict[str, Any]] | None:
         """None: pass the event unchanged; else the events to send instead (none: drop it)."""
         kind, index = event.get("type"), event.get("index")
-        block_type = (event.get("content_block") or {}).get("type") if kind == "content_block_start" else None
+        if not isinstance(index, int):
+            index = None
+        block = event.get("content_block")
+        block_type = block.get("type") if kind == "content_block_start" and isinstance(block, dict) else None
         if block_type in THINKING_BLOCKS:
             self._thinking[index] = []
             if self.sg.thinking == "withhold" or block_type == "redacted_thinking":
                 return []
             return [{**event, "content_block": {"type": "thinking", "thinking": ""}}]
         if index in self._thinking and kind == "content_block_delta":
-            delta = event.get("delta") or {}
-            if delta.get("type") == "thinking_delta":
+            delta = event.get("delta")
+            if isinstance(delta, dict) and delta.get("type") == "thinking_delta":
                 self._thinking[index].append(str(delta.get("thinking", "")))
             return []
         if index in self._thinking and kind == "content_block_stop":
