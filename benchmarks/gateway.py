@@ -201,6 +201,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--overload", type=float, default=10.0, help="multiple of the highest rate (0: skip)")
     ap.add_argument("--max-inflight", type=int, default=256)
+    ap.add_argument("--workers", type=int, default=1, help="gateway processes (CPU figures are then the parent's)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/dg-gateway-bench"))
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)

@@ -115,3 +115,47 @@ def test_gateway_command_rejects_a_bad_upstream() -> None:
         timeout=60,
     )
     assert proc.returncode == 1 and proc.stderr.startswith("error: --upstream must be an http(s) URL")
+
+
+def test_gateway_workers_share_the_port_and_each_publish_their_log(upstream, store: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    logs = tmp_path / "logs"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "distillguard",
+        "gateway",
+        "--upstream",
+        upstream.url,
+        "--db",
+        str(store),
+        "--logs",
+        str(logs),
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    try:
+        deadline = time.monotonic() + 60
+        statuses: list[int] = []
+        while len(statuses) < 40:
+            try:
+                with httpx.Client() as client:  # a new connection each time, so both workers get some
+                    statuses.append(
+                        client.post(
+                            url, content=orjson.dumps(chat()), headers={"authorization": "Bearer k-ok"}
+                        ).status_code
+                    )
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read().decode()
+                time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    assert statuses == [200] * 40
+    files = list(logs.glob("gateway-*.jsonl"))
+    assert sum(f.read_bytes().count(b"\n") for f in files) == 40 and not list(logs.glob(".gateway-*"))

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from distillguard.gateway.config import GatewayConfig
+from distillguard.gateway.config import GatewayConfig, from_environment
 from distillguard.gateway.logwriter import LogWriter
 from distillguard.gateway.messages import (
     BadRequest,
@@ -208,21 +208,8 @@ class Gateway:
                 )
             account = f"key:{kid}"
         decision = snap.decision(account) if snap else None
-        action = decision.action if decision else "none"
-        info: dict[str, Any] = {"stored_action": action}
-        if body is not None:
-            system, user = prompts(body)
-            info["cot_hint"] = max(cot_hint(user), cot_hint(system))
-            info["address_class"] = self.addresses(_client_ip(request, cfg.trust_forwarded_for))
-            match = snap.templates.match(system, user) if snap and len(snap.templates) else None
-            if match:
-                info["template_match"] = {
-                    "template_id": match.template_id,
-                    "kind": match.kind,
-                    "similarity": match.similarity,
-                }
-                if action == "review" and cfg.escalate_review_on_template:
-                    action = "throttle"
+        info: dict[str, Any] = {"stored_action": decision.action if decision else "none"}
+        action = self._signals(request, body, snap, info) if body is not None else info["stored_action"]
         info["action"] = action
         ctx = _Context(request, body, endpoint, kid, account, info, time.time())
         refusal = self._refusal(action, account, decision)
@@ -231,6 +218,23 @@ class Gateway:
             self._log(ctx, refusal.status_code, {})
             return self._count(refusal)
         return await self._forward(ctx, bytes(raw), action)
+
+    def _signals(self, request: Request, body: dict[str, Any], snap: Snapshot | None, info: dict[str, Any]) -> str:
+        """Record the cheap signals in `info`; the action to apply (a campaign template match escalates review)."""
+        system, user = prompts(body)
+        info["cot_hint"] = max(cot_hint(user), cot_hint(system))
+        info["address_class"] = self.addresses(_client_ip(request, self.config.trust_forwarded_for))
+        match = snap.templates.match(system, user) if snap and len(snap.templates) else None
+        action = info["stored_action"]
+        if match:
+            info["template_match"] = {
+                "template_id": match.template_id,
+                "kind": match.kind,
+                "similarity": match.similarity,
+            }
+            if action == "review" and self.config.escalate_review_on_template:
+                return "throttle"
+        return action
 
     def _refusal(self, action: str, account: str, decision) -> Response | None:
         if action in BLOCKING:
@@ -371,6 +375,11 @@ def _client_ip(request: Request, trust_forwarded_for: bool) -> str | None:
         if forwarded:
             return forwarded.split(",")[0].strip()
     return request.client.host if request.client else None
+
+
+def app_from_environment() -> Starlette:
+    """The app for a uvicorn worker process (`distillguard gateway --workers N`)."""
+    return create_app(from_environment())
 
 
 def create_app(config: GatewayConfig) -> Starlette:

@@ -38,13 +38,16 @@ def gateway_command(
     trust_forwarded_for: Annotated[bool, typer.Option(help="Client address from X-Forwarded-For.")] = False,
     upstream_connections: Annotated[
         int, typer.Option(help="Connections to the upstream (raise for long streams).")
-    ] = 64,
+    ] = 256,
+    workers: Annotated[
+        int, typer.Option(help="Gateway processes on the port (token buckets and limits are per process).")
+    ] = 1,
 ) -> None:
     """Proxy an LLM API and enforce the store's actions per request (see docs/gateway.md)."""
     import uvicorn
 
     from distillguard.gateway.app import create_app
-    from distillguard.gateway.config import GatewayConfig
+    from distillguard.gateway.config import GatewayConfig, to_environment
 
     if not upstream.startswith(("http://", "https://")):
         fail(f"--upstream must be an http(s) URL, got {upstream!r}")
@@ -73,7 +76,12 @@ def gateway_command(
         trust_forwarded_for=trust_forwarded_for,
         upstream_connections=upstream_connections,
     )
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
+    if workers > 1:  # each worker builds its own app (snapshot, log file, buckets) from the environment
+        to_environment(config)
+        target = "distillguard.gateway.app:app_from_environment"
+        uvicorn.run(target, factory=True, workers=workers, host=host, port=port, log_level="warning", access_log=False)
+    else:
+        uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
 
 
 def signup_risk_command(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from distillguard.gateway.safeguard import DEFAULT_SAFEGUARDS, Safeguard
 
@@ -33,3 +37,33 @@ class GatewayConfig:
 
     flush_seconds: float = 0.2
     max_log_bytes: int = 256 << 20
+
+
+ENV_VAR = "DISTILLGUARD_GATEWAY_CONFIG"
+_PATHS = ("log_dir", "db", "key_map")
+
+
+def to_environment(config: GatewayConfig) -> None:
+    """Put `config` (less the safeguards, which are the defaults) where worker processes find it."""
+    out: dict[str, Any] = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if f.name == "safeguards":
+            continue
+        if f.name in _PATHS and value is not None:
+            value = str(value)
+        if f.name == "key_salt" and value is not None:
+            value = value.hex()
+        out[f.name] = value
+    os.environ[ENV_VAR] = orjson.dumps(out).decode()
+
+
+def from_environment() -> GatewayConfig:
+    """The config `to_environment` stored (in a uvicorn worker process)."""
+    raw = orjson.loads(os.environ[ENV_VAR])
+    for name in _PATHS:
+        if raw.get(name) is not None:
+            raw[name] = Path(raw[name])
+    if raw.get("key_salt") is not None:
+        raw["key_salt"] = bytes.fromhex(raw["key_salt"])
+    return GatewayConfig(**raw)
