@@ -126,8 +126,16 @@ async def phase(port: int, rate: float, seconds: float) -> dict:
 
 
 def cpu_seconds(proc: subprocess.Popen) -> float:
-    times = psutil.Process(proc.pid).cpu_times()
-    return times.user + times.system
+    """CPU time of a process and its live children (uvicorn worker processes)."""
+    parent = psutil.Process(proc.pid)
+    total = 0.0
+    for p in [parent, *parent.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def measured(port: int, rate: float, seconds: float, procs: dict[str, subprocess.Popen]) -> dict:
@@ -201,7 +209,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--overload", type=float, default=10.0, help="multiple of the highest rate (0: skip)")
     ap.add_argument("--max-inflight", type=int, default=256)
-    ap.add_argument("--workers", type=int, default=1, help="gateway processes (CPU figures are then the parent's)")
+    ap.add_argument("--workers", type=int, default=1, help="gateway worker processes")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/dg-gateway-bench"))
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -238,6 +246,8 @@ def main() -> None:
             str(gw_port),
             "--max-inflight",
             str(args.max_inflight),
+            "--workers",
+            str(args.workers),
         ],
         env=env,
     )
