@@ -113,6 +113,21 @@ def test_streaming_passes_events_through_as_they_come_and_logs_at_the_end(gatewa
     assert line["request"]["stream"] is True
 
 
+def test_client_leaving_mid_stream_releases_its_slot_and_is_logged(gateway, tmp_path) -> None:
+    headers = {"authorization": "Bearer k-ok", "x-standin-event-delay-ms": "200"}
+    for _ in range(3):
+        with httpx.stream(
+            "POST", gateway.url + "/v1/messages", content=orjson.dumps(anthropic(stream=True)), headers=headers
+        ) as r:
+            assert r.status_code == 200  # headers arrived; leave without reading the body
+    deadline = time.monotonic() + 10
+    while httpx.get(gateway.url + "/_distillguard/health").json()["inflight"] != 0:
+        assert time.monotonic() < deadline, "in-flight slots were not released"
+        time.sleep(0.05)
+    gateway.__exit__()
+    assert [line["status"] for line in read_logs(tmp_path / "logs")] == [499] * 3
+
+
 def test_streaming_review_account_withholds_thinking_events(gateway) -> None:
     status, chunks = _stream(gateway.url, "k-review", anthropic(stream=True), "/v1/messages")
     raw = b"".join(c for _, c in chunks)

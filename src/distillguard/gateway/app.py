@@ -277,8 +277,9 @@ class Gateway:
         headers_out = {k: v for k, v in upstream.headers if k not in RESPONSE_DROP}
         headers_out["x-distillguard-request-id"] = ctx.request_id
         if upstream.content_type.startswith("text/event-stream"):
-            stream = self._stream(ctx, upstream, safeguard)
-            return StreamingResponse(stream, status_code=upstream.status, headers=headers_out)
+            done = self._stream_done(ctx, upstream)
+            stream = self._stream(ctx, upstream, safeguard, done)
+            return _ProxiedStream(stream, done, status_code=upstream.status, headers=headers_out)
         try:
             body = await upstream.read()
         except UpstreamError as e:
@@ -293,7 +294,7 @@ class Gateway:
         self._log(ctx, upstream.status, summary)
         return self._count(Response(body, status_code=upstream.status, headers=headers_out))
 
-    async def _stream(self, ctx: _Context, upstream: UpstreamResponse, safeguard) -> AsyncIterator[bytes]:
+    async def _stream(self, ctx: _Context, upstream: UpstreamResponse, safeguard, done: _Once) -> AsyncIterator[bytes]:
         seen: list[bytes] = []
         sse = SseFilter(safeguard) if safeguard is not None and safeguard.touches_response else None
         status = upstream.status
@@ -309,11 +310,22 @@ class Gateway:
                     yield tail
         except UpstreamError:
             status = 502  # the upstream broke off mid-stream; the client sees a truncated stream
+        except (asyncio.CancelledError, GeneratorExit):
+            status = 499  # the client went away mid-stream
+            raise
         finally:
+            done(status, seen)
+
+    def _stream_done(self, ctx: _Context, upstream: UpstreamResponse) -> _Once:
+        """What ends a stream, exactly once: whether its generator finished, or the client left before it ran."""
+
+        def finish(status: int, seen: list[bytes]) -> None:
             upstream.close()
             self.inflight -= 1
             self.counters[str(status)] += 1
             self._log(ctx, status, stream_summary(b"".join(seen)) if ctx.body is not None else {})
+
+        return _Once(finish)
 
     def _upstream_failed(self, ctx: _Context, status: int, kind: str) -> Response:
         self._log(ctx, status, {})
@@ -342,6 +354,35 @@ class Gateway:
             "gateway": {**ctx.info, "latency_ms": round((time.time() - ctx.started) * 1000, 3)},
         }
         self.writer.write(record)
+
+
+class _Once:
+    """Calls `fn` on the first call only."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def __call__(self, status: int, seen: list[bytes]) -> None:
+        fn, self.fn = self.fn, None
+        if fn is not None:
+            fn(status, seen)
+
+
+class _ProxiedStream(StreamingResponse):
+    """A streamed answer that always releases its upstream connection and in-flight slot and writes its log line,
+    even when the client disconnects before the body generator ever starts (its `finally` would then never run)."""
+
+    def __init__(self, content: AsyncIterator[bytes], done: _Once, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.done = done
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.done(499, [])  # 499: the client closed the connection first (no-op when the stream ended)
 
 
 class _Context:
