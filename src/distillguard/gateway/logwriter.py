@@ -14,11 +14,12 @@ are not lost either.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 
@@ -36,7 +37,7 @@ class LogWriter:
         self._seq = 0
         self._buf: list[bytes] = []
         self._lock = threading.Lock()
-        self._file: BinaryIO | None = None
+        self._file: io.FileIO | None = None
         self._path: Path | None = None
         self._size = 0
         self.lines_written = 0
@@ -63,8 +64,14 @@ class LogWriter:
                 self._open()
             data = b"".join(lines)
             assert self._file is not None
-            self._file.write(data)
-            self._file.flush()
+            try:
+                view = memoryview(data)
+                while view:  # an unbuffered file may take part of a write
+                    view = view[self._file.write(view) :]
+            except OSError:
+                self._file.truncate(self._size)  # drop a partial batch (disk full); it stays queued for a retry
+                self._buf[:0] = lines
+                raise
             self._size += len(data)
             self.lines_written += len(lines)
             if self._size >= self.max_bytes:
@@ -80,13 +87,12 @@ class LogWriter:
     def _open(self) -> None:
         self._seq += 1
         self._path = self.directory / f".{self._run}-{self._seq:05d}.jsonl"
-        self._file = self._path.open("ab")
+        self._file = self._path.open("ab", buffering=0)
         self._size = 0
 
     def _finish(self) -> None:
         if self._file is None or self._path is None:
             return
-        self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
         final = self._path.with_name(self._path.name[1:])
