@@ -148,7 +148,8 @@ class NativeLogger(CustomLogger):
             if value is not None:
                 request[name] = value
         response = response_summary(_as_dict(response_obj)) if response_obj is not None else {}
-        system, user = prompts(request)
+        readable = all(isinstance(m, dict) for m in messages)
+        system, user = prompts(request) if readable else ("", "")
         snap = state.source.current
         account = state.account(snap, key_hash)
         state.writer.write(

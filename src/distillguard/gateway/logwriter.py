@@ -46,7 +46,7 @@ class LogWriter:
 
     def write(self, record: dict[str, Any]) -> None:
         """Queue one record (no I/O here)."""
-        line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+        line = orjson.dumps(record, default=_fallback, option=orjson.OPT_APPEND_NEWLINE)
         with self._lock:
             self._buf.append(line)
 
@@ -99,6 +99,12 @@ class LogWriter:
         self._path.rename(final)
         self.files.append(final)
         self._file = self._path = None
+
+
+def _fallback(value: Any) -> Any:
+    """Objects orjson cannot write (a LiteLLM message object): their dict form if they have one, else text."""
+    dump = getattr(value, "model_dump", None)
+    return dump() if callable(dump) else str(value)
 
 
 def recover_orphans(directory: Path) -> list[Path]:
