@@ -112,3 +112,15 @@ def test_file_of_a_killed_writer_is_published_by_the_next(tmp_path: Path) -> Non
     LogWriter(tmp_path).close()
     [published] = tmp_path.glob("gateway-*.jsonl")
     assert b"orphan" in published.read_bytes()
+
+
+def test_log_writer_writes_objects_json_cannot_hold_natively(tmp_path: Path) -> None:
+    class Message:  # what a LiteLLM message object offers
+        def model_dump(self) -> dict:
+            return {"role": "user", "content": "hi"}
+
+    writer = LogWriter(tmp_path)
+    writer.write({"request_id": "r1", "request": {"messages": [Message()]}, "other": Path("/x")})
+    writer.close()
+    [line] = [orjson.loads(x) for f in tmp_path.glob("gateway-*.jsonl") for x in f.read_bytes().splitlines()]
+    assert line["request"]["messages"] == [{"role": "user", "content": "hi"}] and line["other"] == "/x"
