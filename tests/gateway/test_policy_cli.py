@@ -98,11 +98,13 @@ def test_gateway_command_serves_and_its_logs_ingest(upstream, store: Path, tmp_p
     with DuckDBAPI(store) as db:
         summary = ingest(db, [logs])
         assert summary.total("events_added") == 6 and summary.total("quarantined") == 0
-        rows = db.query("""SELECT account_id, api_key_id, status, user_agent, ip_class FROM events
+        rows = db.query("""SELECT account_id, api_key_id, status, user_agent, ip_class, extra FROM events
                            WHERE request_id LIKE 'gw_%' ORDER BY status""").to_pylist()
     assert [r["status"] for r in rows] == [200] * 5 + [403]
     assert {r["account_id"] for r in rows[:5]} == {"acct_ok"} and rows[5]["account_id"] == "acct_suspend"
     assert rows[0]["user_agent"] == "openai-python/1.0" and rows[0]["ip_class"] == "private"
+    signals = [orjson.loads(r["extra"])["gateway"] for r in rows]  # kept by ingest as an unknown field
+    assert [s["action"] for s in signals] == ["none"] * 5 + ["suspend"] and signals[5]["refused"] is True
 
 
 def test_gateway_command_rejects_a_bad_upstream() -> None:
