@@ -59,6 +59,9 @@ def gateway_command(
         salt = value.encode()
     if key_map is not None and not key_map.exists():
         fail(f"no key map at {key_map}")
+    if db is not None and not db.exists():
+        mode = "lets every request through" if fail_open else "answers 503 to every request"
+        sys.stderr.write(f"warning: no store at {db} yet; until one appears the gateway {mode}\n")
     config = GatewayConfig(
         upstream=upstream,
         log_dir=logs,
