@@ -15,17 +15,10 @@ from distillguard.linkage.graph import link_accounts
 def _store(pairs: list[tuple[str, str, str, float]]) -> DuckDBAPI:
     db = DuckDBAPI()
     reset(db)
-    db.register(
-        "p",
-        pa.table(
-            {
-                "account_a": [p[0] for p in pairs],
-                "account_b": [p[1] for p in pairs],
-                "signal": [p[2] for p in pairs],
-                "weight": [p[3] for p in pairs],
-            }
-        ),
-    )
+    db.register("p", pa.table({
+        "account_a": [p[0] for p in pairs], "account_b": [p[1] for p in pairs], "signal": [p[2] for p in pairs],
+        "weight": [p[3] for p in pairs],
+    }))
     db.execute("INSERT INTO pair_signals SELECT account_a, account_b, signal, 'test', weight, [], 'd' FROM p")
     return db
 
@@ -46,13 +39,11 @@ def test_dense_cell_is_one_cluster_and_a_nat_neighbour_is_left_out() -> None:
 
 
 def test_weak_links_alone_do_not_cluster_but_independent_ones_combine() -> None:
-    db = _store(
-        [
-            ("a", "b", "shared_client_fingerprint", 0.3),  # below min_edge alone
-            ("c", "d", "shared_client_fingerprint", 0.3),
-            ("c", "d", "signup_burst", 0.3),  # noisy-or: 1 - 0.7 * 0.7 = 0.51
-        ]
-    )
+    db = _store([
+        ("a", "b", "shared_client_fingerprint", 0.3),  # below min_edge alone
+        ("c", "d", "shared_client_fingerprint", 0.3),
+        ("c", "d", "signup_burst", 0.3),  # noisy-or: 1 - 0.7 * 0.7 = 0.51
+    ])
     link_accounts(db)
     clusters = _clusters(db)
     assert "a" not in clusters and "b" not in clusters
