@@ -1,0 +1,300 @@
+"""Latency the gateway adds, and its behaviour under overload, on loopback.
+
+    python benchmarks/gateway.py [--rates 500,2000] [--seconds 5] [--rounds 2] [--overload 10] [--workdir DIR]
+
+Starts the stand-in upstream and `distillguard gateway` (each its own process, on 127.0.0.1) over a small real
+store, then drives fixed-rate open-loop arrivals (request i is sent at t0 + i / rate whether or not earlier
+ones have answered) from an asyncio load generator with its own minimal HTTP/1.1 keep-alive client (httpx
+costs more CPU per request than the gateway does, which would measure the client). For each rate it runs
+"direct to the upstream" and "through the gateway" phases alternately, `--rounds` times, and reports p50/p99
+of each and the difference. Then it offers `--overload` × the highest rate through the gateway and counts
+200s, 429s and errors, stops the gateway (SIGTERM) and checks that the log holds one line per accepted request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import orjson
+import psutil
+
+BODY = orjson.dumps(
+    {
+        "model": "frontier-2",
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant for a logistics company."},
+            {"role": "user", "content": "Summarise the delivery status of order 4411 in two sentences."},
+        ],
+        "max_tokens": 256,
+    }
+)
+MAX_CONNECTIONS = 1024
+
+
+def request_bytes(port: int) -> bytes:
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nauthorization: Bearer k-bench\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(BODY)}\r\n\r\n"
+    )
+    return head.encode() + BODY
+
+
+async def one(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], payload: bytes) -> int:
+    reader, writer = conn
+    writer.write(payload)
+    status = int((await reader.readline()).split(b" ", 2)[1])
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
+async def phase(port: int, rate: float, seconds: float) -> dict:
+    """Open-loop arrivals at `rate`/s for `seconds`; latencies (ms) of answered requests, status counts."""
+    payload = request_bytes(port)
+    idle: list = []
+    open_conns = 0
+    latencies: list[float] = []
+    statuses: Counter[str] = Counter()
+    lag: list[float] = []
+
+    async def send(scheduled: float) -> None:
+        nonlocal open_conns
+        conn = idle.pop() if idle else None
+        if conn is None:
+            if open_conns >= MAX_CONNECTIONS:
+                statuses["client_saturated"] += 1
+                return
+            open_conns += 1
+            try:
+                conn = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                open_conns -= 1
+                statuses["connect_error"] += 1
+                return
+        start = time.perf_counter()
+        lag.append(start - scheduled)
+        try:
+            status = await asyncio.wait_for(one(conn, payload), 30)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            statuses["error"] += 1
+            open_conns -= 1
+            conn[1].close()
+            return
+        latencies.append((time.perf_counter() - start) * 1000)
+        statuses[str(status)] += 1
+        idle.append(conn)
+
+    n = int(rate * seconds)
+    t0 = time.perf_counter() + 0.05
+    tasks = []
+    for i in range(n):
+        scheduled = t0 + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(scheduled)))
+    await asyncio.gather(*tasks)
+    offered_seconds = time.perf_counter() - t0
+    for _, w in idle:
+        w.close()
+    lat = np.array(latencies) if latencies else np.zeros(1)
+    return {
+        "sent": n,
+        "achieved_rate": n / offered_seconds,
+        "p50": float(np.percentile(lat, 50)),
+        "p99": float(np.percentile(lat, 99)),
+        "statuses": dict(statuses),
+        "send_lag_p99_ms": float(np.percentile(np.array(lag) * 1000, 99)) if lag else 0.0,
+    }
+
+
+def cpu_seconds(proc: subprocess.Popen) -> float:
+    """CPU time of a process and its live children (uvicorn worker processes)."""
+    parent = psutil.Process(proc.pid)
+    total = 0.0
+    for p in [parent, *parent.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def measured(port: int, rate: float, seconds: float, procs: dict[str, subprocess.Popen]) -> dict:
+    """`phase`, plus the CPU time each server process spent per answered request (robust to a busy machine)."""
+    before = {name: cpu_seconds(p) for name, p in procs.items()}
+    result = asyncio.run(phase(port, rate, seconds))
+    n = max(1, sum(v for k, v in result["statuses"].items() if k.isdigit()))
+    result["cpu_us"] = {name: (cpu_seconds(p) - before[name]) / n * 1e6 for name, p in procs.items()}
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited: {proc.args}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def make_store(workdir: Path) -> Path:
+    from distillguard.engines.duckdb_api import DuckDBAPI
+    from distillguard.store.ingest import ingest
+
+    db = workdir / "bench.duckdb"
+    for f in (db, Path(str(db) + ".wal")):
+        f.unlink(missing_ok=True)
+    lines = [
+        {
+            "request_id": f"seed{i}",
+            "timestamp": 1_770_000_000_000 + i,
+            "account_id": f"acct_{i % 50}",
+            "api_key_id": "k-bench" if i == 0 else f"k-{i % 50}",
+            "request": orjson.loads(BODY),
+        }
+        for i in range(500)
+    ]
+    seed = workdir / "seed.jsonl"
+    seed.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
+    with DuckDBAPI(db) as store:
+        ingest(store, [seed])
+        store.execute("""CREATE TABLE enforcement AS SELECT DISTINCT account_id,
+                         CASE WHEN account_id = 'acct_0' THEN 'none' ELSE 'review' END AS action, 0.1 AS score,
+                         NULL::VARCHAR AS campaign_id, '' AS reason, now()::TIMESTAMP AS decided_at FROM events""")
+    return db
+
+
+def answered(result: dict) -> int:
+    """Requests the gateway accepted: answered with any status but the shedding 429 (the bench key is never
+    throttled, so every 429 here is shedding)."""
+    return sum(v for k, v in result["statuses"].items() if k.isdigit() and k != "429")
+
+
+def count_lines(directory: Path) -> int:
+    return sum(f.read_bytes().count(b"\n") for f in directory.glob("gateway-*.jsonl"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rates", default="500,2000")
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--overload", type=float, default=10.0, help="multiple of the highest rate (0: skip)")
+    ap.add_argument("--max-inflight", type=int, default=256)
+    ap.add_argument("--workers", type=int, default=1, help="gateway worker processes")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/dg-gateway-bench"))
+    args = ap.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    logs = args.workdir / "logs"
+    for f in logs.glob("*"):
+        f.unlink()
+    db = make_store(args.workdir)
+    up_port, gw_port = free_port(), free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    upstream = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, uvicorn; from distillguard.gateway.standin import create_standin; "
+            "uvicorn.run(create_standin(), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning', "
+            "access_log=False)",
+            str(up_port),
+        ],
+        env=env,
+    )
+    gateway = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "distillguard",
+            "gateway",
+            "--upstream",
+            f"http://127.0.0.1:{up_port}",
+            "--db",
+            str(db),
+            "--logs",
+            str(logs),
+            "--port",
+            str(gw_port),
+            "--max-inflight",
+            str(args.max_inflight),
+            "--workers",
+            str(args.workers),
+        ],
+        env=env,
+    )
+    try:
+        wait_port(up_port, upstream)
+        wait_port(gw_port, gateway)
+        procs = {"upstream": upstream, "gateway": gateway}
+        warm = asyncio.run(phase(gw_port, 200, 1))  # warm-up (connections, caches)
+        print(f"python {platform.python_version()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
+        accepted = answered(warm)
+        for rate in [float(r) for r in args.rates.split(",")]:
+            direct, via = [], []
+            for _ in range(args.rounds):
+                direct.append(measured(up_port, rate, args.seconds, procs))
+                via.append(measured(gw_port, rate, args.seconds, procs))
+                accepted += answered(via[-1])
+            for name, runs in (("direct", direct), ("gateway", via)):
+                for r in runs:
+                    print(
+                        f"{rate:>6.0f}/s {name:>8}: achieved {r['achieved_rate']:7.0f}/s  p50 {r['p50']:6.2f} ms  "
+                        f"p99 {r['p99']:7.2f} ms  send-lag p99 {r['send_lag_p99_ms']:6.2f} ms  CPU/request: gateway "
+                        f"{r['cpu_us']['gateway']:.0f} us, upstream {r['cpu_us']['upstream']:.0f} us  {r['statuses']}"
+                    )
+            for i, (d, v) in enumerate(zip(direct, via, strict=True)):
+                print(
+                    f"{rate:>6.0f}/s round {i + 1} added: p50 {v['p50'] - d['p50']:+.2f} ms, "
+                    f"p99 {v['p99'] - d['p99']:+.2f} ms"
+                )
+        if args.overload:
+            rate = args.overload * max(float(r) for r in args.rates.split(","))
+            r = asyncio.run(phase(gw_port, rate, args.seconds))
+            accepted += answered(r)
+            print(
+                f"overload {rate:.0f}/s offered, achieved {r['achieved_rate']:.0f}/s: {r['statuses']}  "
+                f"p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms; gateway alive: {gateway.poll() is None}"
+            )
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        gateway.wait(60)
+        upstream.send_signal(signal.SIGTERM)
+        upstream.wait(60)
+    lines = count_lines(logs)
+    print(
+        f"log lines {lines:,}, requests accepted (answered, not shed) {accepted:,}: "
+        f"{'equal' if lines == accepted else 'MISMATCH'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

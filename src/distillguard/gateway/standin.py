@@ -1,0 +1,134 @@
+"""A stand-in upstream LLM API: canned completions over real HTTP, for tests, benchmarks and trying the gateway.
+
+Answers `POST .../chat/completions` (OpenAI) and `POST .../messages` (Anthropic), streamed (server-sent
+events) when the body asks for `"stream": true`. Every answer carries a reasoning part (an Anthropic
+`thinking` block, an OpenAI `reasoning_content` field) so the safeguard has something to withhold, and the
+header `x-standin-request` echoes what arrived (`max_tokens`, whether `thinking` was asked for) so a test
+can see what the gateway forwarded. A request header `x-standin-delay-ms` delays the answer (to hold requests
+in flight), `x-standin-event-delay-ms` spaces out streamed events (to see them arrive one by
+one). `GET /_standin/count` tells how many requests reached it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+THINKING = "First I restate the task. Then I check each case in turn. " * 12
+ANSWER = "The answer is 42."
+WORDS = ANSWER.split(" ")
+
+
+def create_standin() -> Starlette:
+    """The stand-in upstream app."""
+    state = {"count": 0}
+
+    async def count(request: Request) -> Response:
+        return Response(orjson.dumps(state), media_type="application/json")
+
+    async def complete(request: Request) -> Response:
+        state["count"] += 1
+        body = orjson.loads(await request.body())
+        delay = request.headers.get("x-standin-delay-ms")
+        if delay:
+            await asyncio.sleep(int(delay) / 1000)
+        echo = orjson.dumps(
+            {"max_tokens": body.get("max_tokens", body.get("max_completion_tokens")), "thinking": "thinking" in body}
+        ).decode()
+        headers = {"x-standin-request": echo}
+        anthropic = request.url.path.rstrip("/").endswith("/messages")
+        if body.get("stream"):
+            events = _anthropic_events() if anthropic else _openai_events(body.get("model"))
+            gap = int(request.headers.get("x-standin-event-delay-ms", "0")) / 1000
+            return StreamingResponse(_sse(events, gap), media_type="text/event-stream", headers=headers)
+        payload = _anthropic_message() if anthropic else _openai_completion(body.get("model"))
+        return Response(orjson.dumps(payload), media_type="application/json", headers=headers)
+
+    return Starlette(
+        routes=[
+            Route("/_standin/count", count),
+            Route("/{path:path}", complete, methods=["POST"]),
+        ]
+    )
+
+
+def _anthropic_message() -> dict[str, Any]:
+    return {
+        "id": "msg_standin",
+        "type": "message",
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": THINKING, "signature": "sig"},
+            {"type": "text", "text": ANSWER},
+        ],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 12, "output_tokens": 7},
+    }
+
+
+def _openai_completion(model: Any) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-standin",
+        "object": "chat.completion",
+        "created": 1770000000,
+        "model": model or "standin",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": ANSWER, "reasoning_content": THINKING},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19},
+    }
+
+
+def _anthropic_events() -> list[tuple[str | None, dict[str, Any]]]:
+    usage = {"input_tokens": 12, "output_tokens": 1}
+    out: list[tuple[str | None, dict[str, Any]]] = [
+        ("message_start", {"type": "message_start", "message": {"id": "msg_standin", "usage": usage}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking"}}),
+    ]
+    for part in THINKING.split(". "):
+        delta = {"type": "thinking_delta", "thinking": part + ". "}
+        out.append(("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}))
+    out.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    out.append(("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {"type": "text"}}))
+    for i, word in enumerate(WORDS):
+        delta = {"type": "text_delta", "text": word if i == 0 else " " + word}
+        out.append(("content_block_delta", {"type": "content_block_delta", "index": 1, "delta": delta}))
+    out.append(("content_block_stop", {"type": "content_block_stop", "index": 1}))
+    stop = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 7}}
+    out.append(("message_delta", stop))
+    out.append(("message_stop", {"type": "message_stop"}))
+    return out
+
+
+def _openai_events(model: Any) -> list[tuple[str | None, dict[str, Any]]]:
+    base = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "model": model or "standin"}
+    out: list[tuple[str | None, dict[str, Any]]] = [
+        (None, {**base, "choices": [{"index": 0, "delta": {"reasoning_content": THINKING}}]})
+    ]
+    for i, word in enumerate(WORDS):
+        out.append((None, {**base, "choices": [{"index": 0, "delta": {"content": word if i == 0 else " " + word}}]}))
+    out.append((None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+    usage = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
+    out.append((None, {**base, "choices": [], "usage": usage}))
+    return out
+
+
+async def _sse(events: list[tuple[str | None, dict[str, Any]]], gap: float = 0.0) -> AsyncIterator[bytes]:
+    for name, data in events:
+        if gap:
+            await asyncio.sleep(gap)
+        head = f"event: {name}\n".encode() if name else b""
+        yield head + b"data: " + orjson.dumps(data) + b"\n\n"
+    if events and events[0][0] is None:
+        yield b"data: [DONE]\n\n"
