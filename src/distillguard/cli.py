@@ -230,8 +230,8 @@ def demo_cmd(
 def _register_commands() -> None:
     """Commands that live with their stage."""
     from distillguard.evaluate.commands import register as register_evaluate
-    from distillguard.intel.commands import register as register_intel
     from distillguard.gateway.commands import register as register_gateway
+    from distillguard.intel.commands import register as register_intel
     from distillguard.simulate.commands import register as register_simulate
 
     register_simulate(app)
