@@ -75,6 +75,11 @@ LEFT JOIN counts c ON c.account_id = f.account_id AND c.capability = k.capabilit
 GROUP BY f.account_id
 """
 
+# Classes left out when comparing cells: general_chat is where the capability classifier puts text it cannot
+# place, unseen wordings included (docs/quality.md), so between cells that word one prompt differently it
+# measures wording, not what is harvested. Within a cell (one wording) it stays: there it shows mixed-in traffic.
+WORDING_CLASSES = frozenset({"general_chat"})
+
 # Keys one account holds; a key ties cells when (almost) only flagged accounts hold it.
 KEYS_SQL = """
 SELECT DISTINCT 'client fingerprint' AS kind, user_agent || ' | ' || tls_fingerprint AS key, account_id
@@ -98,7 +103,11 @@ def build_campaigns(db: DatabaseAPI, config: CampaignConfig | None = None) -> No
     ties = pa.concat_tables([db.query(_ties_sql(config)), _variant_ties(db, config)])
     profiles = db.query("""
         SELECT c.cell, p.profile FROM campaign_cells c JOIN campaign_profiles p USING (account_id)""")
-    components, joins = _operations(cells, profiles, ties, config.cell_similarity)
+    classes = db.query(
+        "SELECT DISTINCT capability FROM request_content WHERE capability IS NOT NULL ORDER BY capability"
+    ).column(0).to_pylist()
+    kept = np.array([c not in WORDING_CLASSES for c in classes], dtype=bool)
+    components, joins = _operations(cells, profiles, kept, ties, config.cell_similarity)
     db.unregister("campaign_cells")
     db.register("components", components)
     db.register("joins", joins)
@@ -225,13 +234,13 @@ def _variant_ties(db: DatabaseAPI, config: CampaignConfig) -> pa.Table:
 
 
 def _operations(
-    cells: pa.Table, profiles: pa.Table, ties: pa.Table, min_similarity: float
+    cells: pa.Table, profiles: pa.Table, kept: np.ndarray, ties: pa.Table, min_similarity: float
 ) -> tuple[pa.Table, pa.Table]:
     """Join tied cells with alike capability profiles: (account → component, the joins made and why)."""
     cell = cells.column("cell").to_numpy()
     n_cells = int(cell.max()) + 1 if len(cell) else 0
     rows = profiles.column("profile").to_pylist()
-    vectors = np.asarray(rows, dtype=float).reshape(len(rows), len(rows[0]) if rows else 0)
+    vectors = np.asarray(rows, dtype=float).reshape(len(rows), len(kept))[:, kept]
     totals = np.zeros((n_cells, vectors.shape[1]))
     np.add.at(totals, profiles.column("cell").to_numpy(), vectors)
     unit = totals / np.maximum(np.linalg.norm(totals, axis=1, keepdims=True), 1e-12)
