@@ -17,13 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from distillguard.engines.base import DatabaseAPI
+from distillguard.signals.sql import descending, first_values
 
-LINKS_SQL = """
+LINKS_SQL = f"""
 CREATE OR REPLACE TABLE account_links AS
 SELECT account_a, account_b,
        1 - product(1 - least(weight, 0.99)) AS weight,
        list(DISTINCT signal ORDER BY signal) AS signals,
-       min_by(detail, (-weight, detail), 3) AS details,
+       {first_values('detail', descending('least(weight, 1.0)'))} AS details,
        flatten(list(evidence))[1:5] AS evidence
 FROM pair_signals GROUP BY account_a, account_b
 """

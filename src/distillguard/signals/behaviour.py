@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from distillguard.signals.base import AccountSignal, DetectionContext
 from distillguard.signals.registry import register
+from distillguard.signals.sql import first_values
 
 
 class _SqlAccountSignal(AccountSignal):
@@ -29,9 +30,9 @@ class DailyVolume(_SqlAccountSignal):
     family = "behaviour"
     description = "requests per active day"
     threshold = 200.0
-    sql = """
+    sql = f"""
         SELECT account_id, count(*) / count(DISTINCT date_trunc('day', ts)) AS value,
-               min_by(request_id, (ts, request_id), 3) AS evidence,
+               {first_values('request_id', 'epoch_ms(ts)')} AS evidence,
                count(*) || ' requests over ' || count(DISTINCT date_trunc('day', ts)) || ' active days' AS detail
         FROM events GROUP BY account_id"""
 
@@ -73,9 +74,9 @@ class OutputInputRatio(_SqlAccountSignal):
     family = "behaviour"
     description = "output tokens per input token: harvesting asks for long answers to short prompts"
     threshold = 3.0
-    sql = """
+    sql = f"""
         SELECT account_id, sum(output_tokens) / nullif(sum(input_tokens), 0) AS value,
-               min_by(request_id, (-output_tokens, request_id), 3) AS evidence,
+               {first_values('request_id', '2147483647 - least(output_tokens, 2147483647)')} AS evidence,
                sum(output_tokens) || ' output vs ' || sum(input_tokens) || ' input tokens' AS detail
         FROM events WHERE input_tokens IS NOT NULL AND output_tokens IS NOT NULL
         GROUP BY account_id HAVING sum(input_tokens) > 0"""
@@ -120,7 +121,7 @@ class NewModelPivot(_SqlAccountSignal):
         "among accounts active before it"
     )
     threshold = 0.3
-    sql = """
+    sql = f"""
         WITH first_seen AS (SELECT model, min(ts) AS released FROM events WHERE model IS NOT NULL GROUP BY model),
         newest AS (SELECT model, released FROM first_seen
                    WHERE released > (SELECT min(ts) + INTERVAL 2 DAY FROM events)),
@@ -130,7 +131,7 @@ class NewModelPivot(_SqlAccountSignal):
                  count(*) FILTER (WHERE e.ts BETWEEN n.released AND n.released + INTERVAL 1 DAY) AS day_after,
                  count(*) FILTER (WHERE e.ts BETWEEN n.released AND n.released + INTERVAL 1 DAY
                                   AND e.model = n.model) AS moved,
-                 min_by(e.request_id, (e.ts, e.request_id), 3) FILTER (WHERE e.model = n.model) AS evidence
+                 {first_values('e.request_id', 'epoch_ms(e.ts)')} FILTER (WHERE e.model = n.model) AS evidence
           FROM events e CROSS JOIN newest n GROUP BY ALL
         )
         SELECT account_id, max(moved / day_after) AS value, arg_max(evidence, moved / day_after) AS evidence,

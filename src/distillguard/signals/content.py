@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from distillguard.signals.base import AccountSignal, DetectionContext
 from distillguard.signals.registry import register
+from distillguard.signals.sql import descending, first_values
 
 MIN_REQUESTS = 20
 LABEL_CUTOFF = 0.5  # a request counts as CoT elicitation / data generation from this score on
@@ -51,7 +52,7 @@ def _share_sql(score: str, what: str) -> str:
     return f"""
         SELECT account_id,
                avg(CASE WHEN {score} >= {LABEL_CUTOFF} THEN 1.0 ELSE 0.0 END) AS value,
-               min_by(request_id, (-{score}, request_id), 3) AS evidence,
+               {first_values('request_id', descending(score))} AS evidence,
                count(*) FILTER (WHERE {score} >= {LABEL_CUTOFF}) || ' of ' || count(*) || ' requests {what} ('
                  || '{score} >= {LABEL_CUTOFF}; highest ' || round(max({score}), 2) || ')' AS detail
         FROM request_content GROUP BY account_id HAVING count(*) >= {MIN_REQUESTS}"""
@@ -84,7 +85,7 @@ class CapabilityConcentration(_ContentSignal):
     sql = f"""
         WITH per_capability AS (
           SELECT account_id, capability, count(*) AS n,
-                 min_by(request_id, (-capability_score, request_id), 3) AS evidence
+                 {first_values('request_id', descending('capability_score'))} AS evidence
           FROM request_content GROUP BY account_id, capability
         ),
         ranked AS (

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from distillguard.signals.base import AccountSignal, DetectionContext, PairSignal
 from distillguard.signals.registry import register
-from distillguard.signals.sql import shared_key_pair_counts, shared_key_pairs
+from distillguard.signals.sql import first_values, shared_key_pair_counts, shared_key_pairs
 
 
 @register
@@ -131,10 +131,10 @@ class RiskyAddressShare(AccountSignal):
     threshold = 0.5
 
     def compute(self, ctx: DetectionContext) -> pa.Table:
-        return ctx.db.query("""
+        return ctx.db.query(f"""
             SELECT account_id,
                    avg(CASE WHEN ip_class IN ('datacenter', 'cloud', 'vpn', 'tor') THEN 1.0 ELSE 0.0 END) AS value,
-                   min_by(request_id, (ts, request_id), 3)
+                   {first_values('request_id', 'epoch_ms(ts)')}
                        FILTER (WHERE ip_class IN ('datacenter', 'cloud', 'vpn', 'tor')) AS evidence,
                    count(DISTINCT client_ip) || ' addresses; classes ' ||
                    array_to_string(list(DISTINCT ip_class ORDER BY ip_class), ', ') AS detail

@@ -7,6 +7,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
 
+TIE_BITS = 20
+
+
+def first_values(value: str, key: str, n: int = 3) -> str:
+    """SQL aggregate: the `n` values of `value` with the smallest `key`, ties broken by a hash of the value so
+    the same evidence is chosen on every run.
+
+    `key` must be a non-negative BIGINT below 2**42 (epoch milliseconds, counts, scores scaled to 1e9). One
+    BIGINT key on purpose: DuckDB's min_by(value, (key, value), n) with a struct key spilled tens of GB over
+    32M requests, and list(value ORDER BY key)[1:n] ran out of memory.
+    """
+    return f"min_by({value}, ({key}) * {2**TIE_BITS} + (hash({value}) >> {64 - TIE_BITS})::BIGINT, {n})"
+
+
+def descending(score: str) -> str:
+    """A `first_values` key ordering a score in [0, 1] from the highest."""
+    return f"round((1 - {score}) * 1e9)::BIGINT"
+
 
 def shared_key_pairs(keyed: str, *, max_accounts: int, min_shared: int = 1, evidence: str = "key") -> str:
     """Pairs of accounts sharing at least `min_shared` keys, from `keyed(account_id, key, evidence_id)`.
