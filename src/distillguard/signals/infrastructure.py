@@ -47,19 +47,18 @@ class SharedAddresses(PairSignal):
         keyed = ctx.db.query("""
             SELECT account_id, client_ip AS key, any_value(request_id) AS evidence_id FROM events
             WHERE client_ip IS NOT NULL AND ip_class IS DISTINCT FROM 'private' GROUP BY ALL""")
+        # Overlap relative to the smaller address set: two accounts drawing from one small pool overlap
+        # heavily; a traveller who once used a hotel's Wi-Fi does not. Weak overlaps are dropped as the pairs
+        # are counted.
         pairs = shared_key_pair_counts(
             keyed,
             max_accounts=ctx.setting("shared_addresses.max_accounts", 300),
             min_shared=ctx.setting("shared_addresses.min_shared", 2),
+            min_overlap=ctx.setting("shared_addresses.min_weight", 0.2),
         )
-        # Overlap relative to the smaller address set: two accounts drawing from one small pool overlap
-        # heavily; a traveller who once used a hotel's Wi-Fi does not. Weak overlaps are dropped here.
         weight = pc.divide(
             pc.cast(pairs.column("shared"), pa.float64()), pc.min_element_wise(pairs["n_a"], pairs["n_b"])
         )
-        floor = ctx.setting("shared_addresses.min_weight", 0.2)
-        keep = pc.greater_equal(weight, floor)
-        pairs, weight = pairs.filter(keep), weight.filter(keep)
         detail = pc.binary_join_element_wise(
             pc.cast(pairs["shared"], pa.string()),
             pa.scalar(" shared client addresses of "),
@@ -134,7 +133,7 @@ class RiskyAddressShare(AccountSignal):
         return ctx.db.query(f"""
             SELECT account_id,
                    avg(CASE WHEN ip_class IN ('datacenter', 'cloud', 'vpn', 'tor') THEN 1.0 ELSE 0.0 END) AS value,
-                   {first_values('request_id', 'epoch_ms(ts)')}
+                   {first_values("request_id", "epoch_ms(ts)")}
                        FILTER (WHERE ip_class IN ('datacenter', 'cloud', 'vpn', 'tor')) AS evidence,
                    count(DISTINCT client_ip) || ' addresses; classes ' ||
                    array_to_string(list(DISTINCT ip_class ORDER BY ip_class), ', ') AS detail

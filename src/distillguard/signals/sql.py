@@ -51,13 +51,18 @@ FROM pairs p JOIN per_account na ON na.account_id = p.account_a JOIN per_account
 """
 
 
-def shared_key_pair_counts(keyed: pa.Table, *, max_accounts: int, min_shared: int = 1) -> pa.Table:
+def shared_key_pair_counts(
+    keyed: pa.Table, *, max_accounts: int, min_shared: int = 1, min_overlap: float = 0.0, block: int = 1024
+) -> pa.Table:
     """The `shared_key_pairs` result computed as a sparse matrix product, for keys with big fan-out.
 
     `keyed` has columns account_id, key, evidence_id (one row per distinct account and key). With M the
     account-by-key incidence matrix, M·Mᵀ counts shared keys for every pair in compiled code; a self-join in SQL
     would materialise one row per (pair, key), which for rotating proxy pools runs to tens of millions.
-    Returns account_a < account_b, shared, n_a, n_b, evidence (one evidence id of account_a).
+    The product is taken `block` accounts at a time and each block keeps only pairs with at least `min_shared`
+    keys making up at least `min_overlap` of the smaller account's keys: a hydra proxy network puts most of its
+    tens of thousands of accounts one or two addresses apart, and the whole product (24 GB at 32M requests)
+    does not fit. Returns account_a < account_b, shared, n_a, n_b, evidence (one evidence id of account_a).
     """
     account_codes = pc.dictionary_encode(keyed.column("account_id").combine_chunks())
     key_codes = pc.dictionary_encode(keyed.column("key").combine_chunks())
@@ -73,9 +78,19 @@ def shared_key_pair_counts(keyed: pa.Table, *, max_accounts: int, min_shared: in
     )
     m.data[:] = 1  # duplicates (same account and key twice) count once
     per_account = np.bincount(account_idx, minlength=len(accounts))
-    shared = sparse.triu(m @ m.T, k=1).tocoo()
-    mask = shared.data >= min_shared
-    a, b, n = shared.row[mask], shared.col[mask], shared.data[mask]
+    mt = m.T.tocsc()
+    parts: list[tuple[np.ndarray, ...]] = [(np.zeros(0, np.int64),) * 3]
+    for lo in range(0, len(accounts), block):
+        chunk = (m[lo : lo + block] @ mt).tocoo()
+        row = chunk.row + lo
+        smaller = np.minimum(per_account[row], per_account[chunk.col])
+        mask = (chunk.col > row) & (chunk.data >= min_shared) & (chunk.data >= min_overlap * smaller)
+        parts.append((row[mask], chunk.col[mask], chunk.data[mask]))
+    a, b, n = (np.concatenate(x) for x in zip(*parts, strict=True))
+    rank = np.empty(len(accounts), np.int64)  # codes follow first appearance; pairs are ordered by account id
+    rank[np.argsort(accounts)] = np.arange(len(accounts))
+    swap = rank[a] > rank[b]
+    a, b = np.where(swap, b, a), np.where(swap, a, b)
     evidence = keyed.column("evidence_id").to_numpy(zero_copy_only=False)
     first_evidence = np.empty(len(accounts), dtype=object)
     first_evidence[account_idx[::-1]] = evidence[::-1]
