@@ -9,16 +9,23 @@ import pytest
 
 from distillguard.detect.tables import reset
 from distillguard.engines.duckdb_api import DuckDBAPI
-from distillguard.linkage.graph import link_accounts
+from distillguard.linkage.graph import combine_pair_signals, link_accounts
 
 
 def _store(pairs: list[tuple[str, str, str, float]]) -> DuckDBAPI:
     db = DuckDBAPI()
     reset(db)
-    db.register("p", pa.table({
-        "account_a": [p[0] for p in pairs], "account_b": [p[1] for p in pairs], "signal": [p[2] for p in pairs],
-        "weight": [p[3] for p in pairs],
-    }))
+    db.register(
+        "p",
+        pa.table(
+            {
+                "account_a": [p[0] for p in pairs],
+                "account_b": [p[1] for p in pairs],
+                "signal": [p[2] for p in pairs],
+                "weight": [p[3] for p in pairs],
+            }
+        ),
+    )
     db.execute("INSERT INTO pair_signals SELECT account_a, account_b, signal, 'test', weight, [], 'd' FROM p")
     return db
 
@@ -39,11 +46,13 @@ def test_dense_cell_is_one_cluster_and_a_nat_neighbour_is_left_out() -> None:
 
 
 def test_weak_links_alone_do_not_cluster_but_independent_ones_combine() -> None:
-    db = _store([
-        ("a", "b", "shared_client_fingerprint", 0.3),  # below min_edge alone
-        ("c", "d", "shared_client_fingerprint", 0.3),
-        ("c", "d", "signup_burst", 0.3),  # noisy-or: 1 - 0.7 * 0.7 = 0.51
-    ])
+    db = _store(
+        [
+            ("a", "b", "shared_client_fingerprint", 0.3),  # below min_edge alone
+            ("c", "d", "shared_client_fingerprint", 0.3),
+            ("c", "d", "signup_burst", 0.3),  # noisy-or: 1 - 0.7 * 0.7 = 0.51
+        ]
+    )
     link_accounts(db)
     clusters = _clusters(db)
     assert "a" not in clusters and "b" not in clusters
@@ -64,3 +73,16 @@ def test_two_cells_joined_by_one_edge_stay_two_clusters() -> None:
     assert clusters["l0"] != clusters["r0"]
     sizes = {r["cluster_size"] for r in db.query("SELECT cluster_size FROM account_clusters").to_pylist()}
     assert sizes == {6}
+
+
+def test_pair_signals_combined_in_slices_give_the_same_links() -> None:
+    accounts = [f"a{i:02d}" for i in range(12)]
+    pairs = [(a, b, "shared_payment", 0.4) for a, b in itertools.combinations(accounts, 2)]
+    pairs += [(a, b, "signup_burst", 0.5) for a, b in itertools.combinations(accounts[:6], 2)]
+    db = _store(pairs)
+    combine_pair_signals(db)
+    whole = db.query("SELECT * FROM account_links ORDER BY account_a, account_b").to_pylist()
+    combine_pair_signals(db, pairs_per_slice=7)  # 81 pair signals: 12 slices
+    sliced = db.query("SELECT * FROM account_links ORDER BY account_a, account_b").to_pylist()
+    assert len(whole) == 66
+    assert sliced == whole

@@ -20,20 +20,33 @@ from distillguard.engines.base import DatabaseAPI
 from distillguard.signals.sql import descending, first_values
 
 LINKS_SQL = f"""
-CREATE OR REPLACE TABLE account_links AS
 SELECT account_a, account_b,
        1 - product(1 - least(weight, 0.99)) AS weight,
        list(DISTINCT signal ORDER BY signal) AS signals,
-       {first_values('detail', descending('least(weight, 1.0)'))} AS details,
+       {first_values("detail", descending("least(weight, 1.0)"))} AS details,
        flatten(list(evidence))[1:5] AS evidence
-FROM pair_signals GROUP BY account_a, account_b
+FROM pair_signals WHERE {{part}} GROUP BY account_a, account_b
 """
+# Pair signals combined per slice of account_a: list aggregates cannot spill to disk, so one GROUP BY over all
+# pairs ran out of DuckDB's memory at 32M requests; a pair always falls in one slice.
+PAIRS_PER_SLICE = 4_000_000
+
+
+def combine_pair_signals(db: DatabaseAPI, pairs_per_slice: int = PAIRS_PER_SLICE) -> None:
+    """`account_links`: one row per linked pair, its signals combined by noisy-or."""
+    slices = max(1, -(-int(db.scalar("SELECT count(*) FROM pair_signals") or 0) // pairs_per_slice))
+    for i in range(slices):
+        part = "true" if slices == 1 else f"hash(account_a) % {slices} = {i}"
+        select = LINKS_SQL.format(part=part)
+        db.execute(
+            f"CREATE OR REPLACE TABLE account_links AS {select}" if i == 0 else f"INSERT INTO account_links {select}"
+        )
 
 
 def link_accounts(db: DatabaseAPI, *, min_edge: float = 0.5, resolution: float = 0.2, seed: int = 0) -> None:
     """Write `account_links` (one row per linked pair) and `account_clusters` (account_id, cluster_id,
     cluster_size, cluster_density, cluster_link_kinds) for accounts in clusters of two or more."""
-    db.execute(LINKS_SQL)
+    combine_pair_signals(db)
     edges = db.query(f"SELECT account_a, account_b, weight FROM account_links WHERE weight >= {min_edge}")
     clusters = _leiden(edges, resolution, seed)
     db.register("cluster_members", clusters)
