@@ -28,8 +28,9 @@ SELECT account_a, account_b,
 FROM pair_signals WHERE {{part}} GROUP BY account_a, account_b
 """
 # Pair signals combined per slice of account_a: list aggregates cannot spill to disk, so one GROUP BY over all
-# pairs ran out of DuckDB's memory at 32M requests; a pair always falls in one slice.
-PAIRS_PER_SLICE = 4_000_000
+# pairs ran out of DuckDB's memory at 32M requests (3.8M pair signals; 1M per slice fits the 1.2 GB pool). A
+# pair always falls in one slice.
+PAIRS_PER_SLICE = 1_000_000
 
 
 def combine_pair_signals(db: DatabaseAPI, pairs_per_slice: int = PAIRS_PER_SLICE) -> None:
