@@ -103,9 +103,11 @@ def build_campaigns(db: DatabaseAPI, config: CampaignConfig | None = None) -> No
     ties = pa.concat_tables([db.query(_ties_sql(config)), _variant_ties(db, config)])
     profiles = db.query("""
         SELECT c.cell, p.profile FROM campaign_cells c JOIN campaign_profiles p USING (account_id)""")
-    classes = db.query(
-        "SELECT DISTINCT capability FROM request_content WHERE capability IS NOT NULL ORDER BY capability"
-    ).column(0).to_pylist()
+    classes = (
+        db.query("SELECT DISTINCT capability FROM request_content WHERE capability IS NOT NULL ORDER BY capability")
+        .column(0)
+        .to_pylist()
+    )
     kept = np.array([c not in WORDING_CLASSES for c in classes], dtype=bool)
     components, joins = _operations(cells, profiles, kept, ties, config.cell_similarity)
     db.unregister("campaign_cells")
@@ -165,11 +167,14 @@ def _ties_sql(config: CampaignConfig) -> str:
                  count(*) OVER (PARTITION BY kind, key) AS cells
           FROM key_cells
         ),
-        key_ties AS (
-          SELECT least(a.cell, b.cell) AS cell_a, greatest(a.cell, b.cell) AS cell_b,
-                 a.kind || ' used only by flagged accounts' AS evidence
-          FROM ranked a JOIN ranked b ON a.kind = b.kind AND a.key = b.key AND a.cell < b.cell
-          WHERE a.cells <= {config.star_above} OR a.rank = 1 OR b.rank = 1
+        small AS (SELECT * FROM ranked WHERE cells <= {config.star_above}),
+        anchors AS (SELECT kind, key, cell AS anchor FROM ranked WHERE rank = 1 AND cells > {config.star_above}),
+        key_ties AS (  -- every pair for a key of few cells; each cell to the key's largest one otherwise
+          SELECT a.cell AS cell_a, b.cell AS cell_b, a.kind || ' used only by flagged accounts' AS evidence
+          FROM small a JOIN small b ON a.kind = b.kind AND a.key = b.key AND a.cell < b.cell
+          UNION ALL
+          SELECT least(r.cell, x.anchor), greatest(r.cell, x.anchor), r.kind || ' used only by flagged accounts'
+          FROM ranked r JOIN anchors x USING (kind, key) WHERE r.cell <> x.anchor
         ),
         link_ties AS (
           SELECT least(a.cell, b.cell) AS cell_a, greatest(a.cell, b.cell) AS cell_b, s || ' link' AS evidence
@@ -177,8 +182,7 @@ def _ties_sql(config: CampaignConfig) -> str:
           JOIN campaign_cells a ON a.account_id = l.account_a
           JOIN campaign_cells b ON b.account_id = l.account_b AND b.cell <> a.cell, unnest(l.signals) AS t(s)
         )
-        SELECT cell_a, cell_b, list(DISTINCT evidence ORDER BY evidence) AS evidence
-        FROM (SELECT * FROM key_ties UNION ALL SELECT * FROM link_ties) GROUP BY ALL"""
+        SELECT DISTINCT cell_a, cell_b, evidence FROM (SELECT * FROM key_ties UNION ALL SELECT * FROM link_ties)"""
 
 
 def _variant_ties(db: DatabaseAPI, config: CampaignConfig) -> pa.Table:
@@ -210,7 +214,7 @@ def _variant_ties(db: DatabaseAPI, config: CampaignConfig) -> pa.Table:
         {
             "cell_a": pa.array([], pa.int64()),
             "cell_b": pa.array([], pa.int64()),
-            "evidence": pa.array([], pa.list_(pa.string())),
+            "evidence": pa.array([], pa.string()),
         }
     )
     if rows.num_rows < 2:
@@ -225,10 +229,7 @@ def _variant_ties(db: DatabaseAPI, config: CampaignConfig) -> pa.Table:
         {
             "cell_a": pa.array(np.minimum(a, b), pa.int64()),
             "cell_b": pa.array(np.maximum(a, b), pa.int64()),
-            "evidence": pa.array(
-                [["system prompts reworded from one another"]] * int(keep.sum()),
-                pa.list_(pa.string()),
-            ),
+            "evidence": pa.array(["system prompts reworded from one another"] * int(keep.sum()), pa.string()),
         }
     )
 
@@ -293,8 +294,8 @@ def _campaigns_sql(min_accounts: int) -> str:
           GROUP BY m.campaign_id
         ), tied AS (
           SELECT component, round(min(similarity), 3) AS min_similarity,
-                 list(DISTINCT e ORDER BY e) AS joined_by
-          FROM joins, unnest(evidence) AS t(e) GROUP BY component
+                 list(DISTINCT evidence ORDER BY evidence) AS joined_by
+          FROM joins GROUP BY component
         )
         SELECT n.campaign_id, n.component, n.accounts, n.score, t.requests, t.first_seen, t.last_seen, t.models,
                t.risky_address_share, t.addresses, t.prefixes, coalesce(l.link_kinds, []) AS link_kinds,
