@@ -51,24 +51,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _gateway_command(upstream: str, store: Path, logs: Path, port: int, *extra: str) -> tuple[list[str], dict]:
+    """`distillguard gateway` as a subprocess command line, run from this checkout's sources."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+    cmd = [sys.executable, "-m", "distillguard", "gateway", "--upstream", upstream, "--db", str(store)]
+    return [*cmd, "--logs", str(logs), "--port", str(port), *extra], env
+
+
 def test_gateway_command_serves_and_its_logs_ingest(upstream, store: Path, tmp_path: Path) -> None:
     port = _free_port()
     logs = tmp_path / "logs"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "distillguard",
-        "gateway",
-        "--upstream",
-        upstream.url,
-        "--db",
-        str(store),
-        "--logs",
-        str(logs),
-        "--port",
-        str(port),
-    ]
+    cmd, env = _gateway_command(upstream.url, store, logs, port)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -122,23 +115,7 @@ def test_gateway_command_rejects_a_bad_upstream() -> None:
 def test_gateway_workers_share_the_port_and_each_publish_their_log(upstream, store: Path, tmp_path: Path) -> None:
     port = _free_port()
     logs = tmp_path / "logs"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "distillguard",
-        "gateway",
-        "--upstream",
-        upstream.url,
-        "--db",
-        str(store),
-        "--logs",
-        str(logs),
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-    ]
+    cmd, env = _gateway_command(upstream.url, store, logs, port, "--workers", "2")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     try:
