@@ -23,11 +23,19 @@ MIN_TEMPLATE_ACCOUNTS = 2
 
 _OUTSIDE = "NOT EXISTS (SELECT 1 FROM campaign_members c WHERE c.account_id = o.account_id)"
 _ADDRESS_KIND = "CASE WHEN e.ip_version = 6 THEN 'ipv6-addr' ELSE 'ipv4-addr' END"
-_EVENT_KINDS = (  # (kind expression, column, extra condition)
-    (_ADDRESS_KIND, "client_ip", "e.ip_class IS DISTINCT FROM 'tor'"),
-    ("'ip-prefix'", "ip_prefix", f"e.ip_class IN {HOSTING_CLASSES}"),
-    ("'user-agent'", "user_agent", "true"),
-    ("'tls-fingerprint'", "tls_fingerprint", "true"),
+# The client's autonomous system number, when the log carries it: a native record's `client_asn` (unknown
+# fields are kept in `extra`, DESIGN §3.1) or a Glasswally event's `asn_number`. No shipped data maps
+# addresses to ASNs, so unlogged ones stay unknown.
+CLIENT_ASN = (
+    "coalesce(json_extract_string({t}.extra, '$.client_asn'), "
+    "json_extract_string({t}.extra, '$.glasswally.asn_number'))"
+)
+_EVENT_KINDS = (  # (kind expression, value expression over alias {t}, extra condition)
+    (_ADDRESS_KIND, "{t}.client_ip", "e.ip_class IS DISTINCT FROM 'tor'"),
+    ("'ip-prefix'", "{t}.ip_prefix", f"e.ip_class IN {HOSTING_CLASSES}"),
+    ("'autonomous-system'", CLIENT_ASN, "true"),
+    ("'user-agent'", "{t}.user_agent", "true"),
+    ("'tls-fingerprint'", "{t}.tls_fingerprint", "true"),
 )
 
 
@@ -62,17 +70,17 @@ def campaign_intel(
 
 
 def event_indicators(db: DatabaseAPI, campaign_id: str, limit: int) -> list[Indicator]:
-    """Addresses, hosting prefixes, user agents and TLS fingerprints seen only on campaign accounts, busiest
-    first, at most `limit` per kind."""
+    """Addresses, hosting prefixes, autonomous systems (when logged), user agents and TLS fingerprints seen only
+    on campaign accounts, busiest first, at most `limit` per kind."""
     parts = []
-    for kind, col, cond in _EVENT_KINDS:
+    for kind, value, cond in _EVENT_KINDS:
+        e, o = value.format(t="e"), value.format(t="o")
         parts.append(f"""
-            SELECT {kind} AS kind, e.{col} AS value, count(DISTINCT e.account_id) AS accounts, count(*) AS requests,
+            SELECT {kind} AS kind, {e} AS value, count(DISTINCT e.account_id) AS accounts, count(*) AS requests,
                    min(e.ts) AS first_seen, max(e.ts) AS last_seen
             FROM events e JOIN campaign_members m USING (account_id)
-            WHERE m.campaign_id = {sql_literal(campaign_id)} AND e.{col} IS NOT NULL AND {cond}
-              AND e.{col} NOT IN (
-                SELECT o.{col} FROM events o WHERE o.{col} IS NOT NULL AND {_OUTSIDE})
+            WHERE m.campaign_id = {sql_literal(campaign_id)} AND {e} IS NOT NULL AND {cond}
+              AND {e} NOT IN (SELECT {o} FROM events o WHERE {o} IS NOT NULL AND {_OUTSIDE})
             GROUP BY ALL""")
     sql = " UNION ALL ".join(parts)
     rows = db.query(f"""

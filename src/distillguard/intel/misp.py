@@ -24,6 +24,7 @@ _TYPES = {
     "ipv4-addr": "ip-src",
     "ipv6-addr": "ip-src",
     "ip-prefix": "ip-src",
+    "autonomous-system": "AS",
     "user-agent": "user-agent",
     "email-domain": "domain",
 }
@@ -102,10 +103,10 @@ def _indicator(attr: Any) -> Indicator | None:
     tags = _tags(attr.tags)
     kind = tags.get("kind")
     if kind is None:  # a foreign feed: read what maps unambiguously
-        if attr.type not in ("ip-src", "ip-dst", "user-agent"):
+        if attr.type not in ("ip-src", "ip-dst", "user-agent", "AS"):
             return None
-        if attr.type == "user-agent":
-            kind = "user-agent"
+        if attr.type in ("user-agent", "AS"):
+            kind = "user-agent" if attr.type == "user-agent" else "autonomous-system"
         else:
             kind = "ip-prefix" if "/" in attr.value else ("ipv6-addr" if ":" in attr.value else "ipv4-addr")
     m = _COUNTS.search(attr.comment or "")

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from distillguard.engines.base import DatabaseAPI, sql_literal
 from distillguard.intel import misp, stix
+from distillguard.intel.indicators import CLIENT_ASN
 from distillguard.intel.model import FAMILY, SUPPORTING, Indicator, key_id, keyed_hash
 from distillguard.templates.stage import SIGNATURE_PERM, SIGNATURE_SEED
 
@@ -103,12 +104,13 @@ def match_intel(db: DatabaseAPI, partner_key: bytes | None = None, threshold: fl
             raise LookupError(f"no {name} table: run `distillguard detect` first")
     db.register("_intel_keyed", _keyed(db, partner_key))
     db.register("_intel_tpl", _template_pairs(db, threshold))
-    event_joins = [("('ipv4-addr', 'ipv6-addr')", "client_ip"), ("('ip-prefix')", "ip_prefix")]
-    event_joins += [("('user-agent')", "user_agent"), ("('tls-fingerprint')", "tls_fingerprint")]
+    event_joins = [("('ipv4-addr', 'ipv6-addr')", "e.client_ip"), ("('ip-prefix')", "e.ip_prefix")]
+    event_joins += [("('autonomous-system')", CLIENT_ASN.format(t="e"))]
+    event_joins += [("('user-agent')", "e.user_agent"), ("('tls-fingerprint')", "e.tls_fingerprint")]
     parts = [
         f"""SELECT i.source, i.source_type, i.actor, i.kind, i.value, e.account_id, count(*) AS requests
-            FROM intel_indicators i JOIN events e ON e.{col} = i.value WHERE i.kind IN {kinds} GROUP BY ALL"""
-        for kinds, col in event_joins
+            FROM intel_indicators i JOIN events e ON {value} = i.value WHERE i.kind IN {kinds} GROUP BY ALL"""
+        for kinds, value in event_joins
     ]
     parts.append("""SELECT i.source, i.source_type, i.actor, i.kind, i.value, a.account_id, 0
         FROM intel_indicators i JOIN accounts a ON a.email_domain = i.value WHERE i.kind = 'email-domain'""")

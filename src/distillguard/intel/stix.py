@@ -34,6 +34,7 @@ MAX_COUNT = 999_999_999  # STIX Sighting.count maximum
 _PATTERNS = {
     "ipv4-addr": "[ipv4-addr:value = '{}']",
     "ipv6-addr": "[ipv6-addr:value = '{}']",
+    "autonomous-system": "[autonomous-system:number = {}]",
     "user-agent": "[network-traffic:extensions.'http-request-ext'.request_header.'User-Agent' = '{}']",
     "tls-fingerprint": "[x-distillguard-client:tls_fingerprint = '{}']",
     "email-domain": "[email-addr:value LIKE '%@{}']",
@@ -44,6 +45,7 @@ _PATTERNS = {
 _FOREIGN = (
     (re.compile(r"^\[ipv4-addr:value (?:=|ISSUBSET) '([^']+)'\]$"), "ipv4-addr"),
     (re.compile(r"^\[ipv6-addr:value (?:=|ISSUBSET) '([^']+)'\]$"), "ipv6-addr"),
+    (re.compile(r"^\[autonomous-system:number = (\d+)\]$"), "autonomous-system"),
     (
         re.compile(r"^\[network-traffic:extensions\.'http-request-ext'\.request_header\.'User-Agent' = '(.+)'\]$"),
         "user-agent",
@@ -87,6 +89,8 @@ def _pattern(ind: Indicator) -> str:
     if ind.kind == "ip-prefix":
         family = "ipv6-addr" if ":" in ind.value else "ipv4-addr"
         return f"[{family}:value ISSUBSET '{_escape(ind.value)}']"
+    if ind.kind == "autonomous-system" and not ind.value.isdigit():
+        raise ValueError(f"an autonomous system number must be digits, got {ind.value!r}")
     return _PATTERNS[ind.kind].format(_escape(ind.value))
 
 
