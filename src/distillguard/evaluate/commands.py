@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from distillguard.evaluate.metrics import DetectionsMissing, EvaluationResult, evaluate
+from distillguard.evaluate.metrics import HEADLINE_RATES, DetectionsMissing, EvaluationResult, evaluate
 from distillguard.evaluate.report import write_report
 
 console = Console(stderr=True)
@@ -50,15 +50,7 @@ def _print(r: EvaluationResult) -> None:
     head = Table(title="evaluation", title_justify="left")
     head.add_column("metric")
     head.add_column("value", justify="right")
-    for k in (
-        "account_recall",
-        "account_precision",
-        "benign_fpr",
-        "request_recall",
-        "benign_request_fpr",
-        "campaign_purity",
-        "campaign_completeness",
-    ):
+    for k in HEADLINE_RATES:
         head.add_row(k, _num(getattr(r, k)))
     head.add_row("campaigns_found", f"{r.campaigns_found} of {r.campaigns_total}")
     roles = Table(title="by role", title_justify="left")

@@ -51,6 +51,18 @@ class DetectionsMissing(ValueError):
     """The detections could not be found or read; the message is the one-line error a user sees."""
 
 
+# The headline rates, in the order the command and the HTML report show them.
+HEADLINE_RATES = (
+    "account_recall",
+    "account_precision",
+    "benign_fpr",
+    "request_recall",
+    "benign_request_fpr",
+    "campaign_purity",
+    "campaign_completeness",
+)
+
+
 @dataclass
 class EvaluationResult:
     """Every figure ``evaluate`` computes; ``to_json`` puts the DESIGN §3.4 keys at the top level."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from distillguard.evaluate.metrics import EvaluationResult
+from distillguard.evaluate.metrics import HEADLINE_RATES, EvaluationResult
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}
@@ -110,20 +110,7 @@ def _figures(r: EvaluationResult) -> list[go.Figure]:
 def write_report(result: EvaluationResult, path: Path) -> Path:
     """Write the HTML report to `path` (a file name) and return it."""
     path = Path(path)
-    head = [
-        {"metric": k, "value": getattr(result, k)}
-        for k in (
-            "account_recall",
-            "account_precision",
-            "benign_fpr",
-            "request_recall",
-            "benign_request_fpr",
-            "campaign_purity",
-            "campaign_completeness",
-            "campaigns_found",
-            "campaigns_total",
-        )
-    ]
+    head = [{"metric": k, "value": getattr(result, k)} for k in (*HEADLINE_RATES, "campaigns_found", "campaigns_total")]
     plots = "".join(fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(_figures(result)))
     body = f"""<h1>distillguard evaluation</h1>
 <p class="note">Positives are accounts whose truth role is "campaign"; every other role is a negative.
