@@ -26,20 +26,20 @@ def store_stats(db: DatabaseAPI) -> dict[str, Any]:
         "events_span": span,
         "formats": rows(
             "SELECT source_format AS format, count(*) AS events, count(DISTINCT source_file) AS files "
-            "FROM events GROUP BY ALL ORDER BY events DESC"
+            "FROM events GROUP BY ALL ORDER BY events DESC, format"
         ),
         "quarantine_reasons": rows(
-            "SELECT split_part(reason, ':', 1) AS kind, count(*) AS lines, any_value(reason) AS example "
-            "FROM quarantine GROUP BY ALL ORDER BY lines DESC"
+            "SELECT split_part(reason, ':', 1) AS kind, count(*) AS lines, min(reason) AS example "
+            "FROM quarantine GROUP BY ALL ORDER BY lines DESC, kind"
         ),
         "ip_classes": rows(
             "SELECT coalesce(ip_class, 'none') AS ip_class, count(*) AS events "
-            "FROM events GROUP BY ALL ORDER BY events DESC"
+            "FROM events GROUP BY ALL ORDER BY events DESC, ip_class"
         ),
         "events_with_warnings": db.scalar("SELECT count(*) FROM events WHERE len(warnings) > 0"),
         "runs": rows(
             "SELECT run_id, status, started_at::VARCHAR AS started_at, lines_read, events_added, "
             "duplicates_skipped, quarantined, accounts_upserted FROM ingest_runs "
-            "ORDER BY started_at DESC LIMIT 5"
+            "ORDER BY started_at DESC, run_id LIMIT 5"
         ),
     }
