@@ -106,5 +106,7 @@ def _cluster_text(name: str, value: float) -> str:
         return f"its cluster is densely linked (mean link weight per member {value:.2f})"
     if name == "cluster_link_kinds":
         return f"linked by {int(value)} independent kinds of evidence"
+    if name == "cluster_verified_org_share":
+        return f"only {value:.0%} of its cluster's requests come from verified members of one organisation"
     signal = name.split(":", 1)[1]
     return f"its cluster's mean {signal} is high ({np.expm1(value):.3g})"

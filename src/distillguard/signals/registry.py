@@ -11,6 +11,7 @@ FAMILY_MODULES = (
     "distillguard.signals.content",
     "distillguard.signals.behaviour",
     "distillguard.signals.infrastructure",
+    "distillguard.signals.identity",
     "distillguard.signals.templates",
     "distillguard.signals.synchrony",
 )
