@@ -24,7 +24,7 @@ from distillguard.signals.registry import load
 from distillguard.simulate import simulate
 from distillguard.store.ingest import ingest
 
-TRAIN_SCENARIOS = ("standard", "evasive", "ablation", "benign-only")
+TRAIN_SCENARIOS = ("standard", "evasive", "ablation", "benign-only", "large-orgs")
 
 
 def training_matrix(scenario: str, scale: float, seed: int, work: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -52,11 +52,12 @@ def build(book: Book, tables: content.Tables, sc: Scenario, scale: float, seed: 
     assignments = rng.choice(np.concatenate([tables.pool("bench"), tables.pool("code")[:200]]), 24, replace=False)
     tables.pools["assignments"] = [(assignments.astype(np.int32), 1.0)]
     release = int(sc.release_day)
+    hn_scale = max(scale, sc.hard_negative_scale)
     for kind, pop in sc.hard_negatives.items():
-        n = scaled(pop.accounts, scale, pop.min_accounts)
+        n = scaled(pop.accounts, hn_scale, pop.min_accounts)
         rng_kind = np.random.default_rng([seed, 0xB1, len(out)])
         p = hard_negatives.BUILDERS[kind](book, rng_kind, n, seed, start_ms, sc.days, release)
-        p.calibrate(pop.requests * scale, sc.days, start_ms)
+        p.calibrate(pop.requests * hn_scale, sc.days, start_ms)
         out.append(p)
     return out
 

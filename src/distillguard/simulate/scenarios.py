@@ -112,6 +112,9 @@ class Scenario:
     days: int = 30
     start: datetime = datetime(2026, 2, 1, tzinfo=UTC)
     release_day: float = 15.5  # the new model ships this many days after `start`
+    # Hard negatives sized as at this scale when it is larger than the run's: big legitimate organisations
+    # (forty evaluation-company accounts) beside a small benign population, at a small run's cost.
+    hard_negative_scale: float = 0.0
 
     def with_knobs(self, knobs: frozenset[str]) -> Scenario:
         """A copy with extra evasion knobs on every campaign cell."""
@@ -148,6 +151,7 @@ SCENARIOS: dict[str, Scenario] = {
     "evasive": Scenario("evasive", _BENIGN, _HARD_NEGATIVES, _STANDARD_CAMPAIGNS, Evasion(knobs=frozenset(KNOBS))),
     "benign-only": Scenario("benign-only", _BENIGN, _HARD_NEGATIVES, ()),
     "article": Scenario("article", _BENIGN, _HARD_NEGATIVES, _ARTICLE_CAMPAIGNS),
+    "large-orgs": Scenario("large-orgs", _BENIGN, _HARD_NEGATIVES, (), hard_negative_scale=0.25),
     "ablation": Scenario(
         "ablation",
         _BENIGN,
