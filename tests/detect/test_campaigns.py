@@ -151,3 +151,20 @@ def test_cells_whose_system_prompts_are_rewordings_of_one_another_join() -> None
     assert sorted(map(sorted, s.campaigns().values())) == [sorted(cells[0] + cells[1]), sorted(cells[2])]
     joined = s.db.query("SELECT joined_by FROM campaigns WHERE cells = 2").to_pylist()[0]["joined_by"]
     assert joined == ["system prompts reworded from one another"]
+
+
+def test_a_lone_account_tied_to_two_operations_joins_one_and_bridges_none() -> None:
+    s = Store()
+    first, second = names("f", 5), names("s", 5)
+    s.accounts(first, CODING, client="gw/1.2", prefix="10.1.1")
+    s.accounts(second, CODING, client="cli/3.0", prefix="10.9.9")  # same target, nothing shared with `first`
+    s.accounts(["x"], CODING, client="other/1", prefix="10.7.7")  # one account, in no cell of its own
+    s.cell(first)
+    s.cell(second)
+    s.link("x", "f0", 0.4, "shared_system_template")  # too weak to hold x in a cell, enough to tie
+    s.link("x", "s0", 0.4, "shared_system_template")
+    campaigns = sorted(map(sorted, s.campaigns().values()))
+    assert len(campaigns) == 2
+    assert sorted(first) in [sorted(set(c) - {"x"}) for c in campaigns]
+    assert sorted(second) in [sorted(set(c) - {"x"}) for c in campaigns]
+    assert sum("x" in c for c in campaigns) == 1

@@ -13,7 +13,9 @@ accounts only (an unflagged account never bridges two operations):
    `cell_similarity`, measured over all their requests) *and* something ties them: any link between their
    accounts, or a key that only flagged accounts use (a client fingerprint, an address prefix, a template, a
    payment fingerprint). Neither alone suffices: distinct operations share keys, and distinct operations can
-   target one capability.
+   target one capability. A cell smaller than `min_accounts` (often one account whose links were too weak to
+   hold it in a cell) joins the one operation it matches best and never bridges two: one stray account with
+   a prompt like another operation's would otherwise merge them.
 
 Writes `campaigns` (with `cells` and `joined_by`, the evidence that tied its cells), `campaign_members`, and
 `account_detections.campaign_id`.
@@ -109,7 +111,7 @@ def build_campaigns(db: DatabaseAPI, config: CampaignConfig | None = None) -> No
         .to_pylist()
     )
     kept = np.array([c not in WORDING_CLASSES for c in classes], dtype=bool)
-    components, joins = _operations(cells, profiles, kept, ties, config.cell_similarity)
+    components, joins = _operations(cells, profiles, kept, ties, config.cell_similarity, config.min_accounts)
     _temp_table(db, "components", components)
     _temp_table(db, "joins", joins)
     db.execute(_campaigns_sql(config.min_accounts))
@@ -242,9 +244,13 @@ def _variant_ties(db: DatabaseAPI, config: CampaignConfig) -> pa.Table:
 
 
 def _operations(
-    cells: pa.Table, profiles: pa.Table, kept: np.ndarray, ties: pa.Table, min_similarity: float
+    cells: pa.Table, profiles: pa.Table, kept: np.ndarray, ties: pa.Table, min_similarity: float, min_core: int
 ) -> tuple[pa.Table, pa.Table]:
-    """Join tied cells with alike capability profiles: (account → component, the joins made and why)."""
+    """Join tied cells with alike capability profiles: (account → component, the joins made and why).
+
+    Cells of at least `min_core` accounts join through every qualifying tie; a smaller cell attaches to the
+    core cell it is most alike (or, with no core tie, groups with other small cells only).
+    """
     cell = cells.column("cell").to_numpy()
     n_cells = int(cell.max()) + 1 if len(cell) else 0
     rows = profiles.column("profile").to_pylist()
@@ -255,8 +261,8 @@ def _operations(
     a = ties.column("cell_a").to_numpy()
     b = ties.column("cell_b").to_numpy()
     similarity = np.einsum("ij,ij->i", unit[a], unit[b]) if len(a) else np.zeros(0)
-    joined = similarity >= min_similarity
-    graph = ig.Graph(n=n_cells, edges=np.stack([a[joined], b[joined]], axis=1).tolist(), directed=False)
+    used = _used_ties(a, b, similarity >= min_similarity, similarity, np.bincount(cell, minlength=n_cells) >= min_core)
+    graph = ig.Graph(n=n_cells, edges=np.stack([a[used], b[used]], axis=1).tolist(), directed=False)
     component = np.asarray(graph.connected_components().membership, dtype=np.int64)
     members = pa.table(
         {
@@ -267,12 +273,33 @@ def _operations(
     )
     joins = pa.table(
         {
-            "component": pa.array(component[a[joined]] if n_cells else [], pa.int64()),
-            "similarity": pa.array(similarity[joined], pa.float64()),
-            "evidence": ties.column("evidence").filter(pa.array(joined)),
+            "component": pa.array(component[a[used]] if n_cells else [], pa.int64()),
+            "similarity": pa.array(similarity[used], pa.float64()),
+            "evidence": ties.column("evidence").filter(pa.array(used)),
         }
     )
     return members, joins
+
+
+def _used_ties(
+    a: np.ndarray, b: np.ndarray, joined: np.ndarray, similarity: np.ndarray, core: np.ndarray
+) -> np.ndarray:
+    """Which qualifying ties make components: all between core cells; per small cell tied to a core cell, its
+    ties to the most alike core cell only (every tie row of that pair, so all its evidence is kept); between
+    small cells only when neither is tied to a core cell."""
+    core_a, core_b = core[a], core[b]
+    mixed = joined & (core_a != core_b)
+    small_end, core_end = np.where(core_a, b, a), np.where(core_a, a, b)
+    best = np.full(len(core), -1)
+    order = np.lexsort((-similarity[mixed], small_end[mixed]))  # per small cell, the most alike core cell first
+    ends, first = np.unique(small_end[mixed][order], return_index=True)
+    best[ends] = core_end[mixed][order][first]
+    attached = best >= 0
+    return (
+        (joined & core_a & core_b)
+        | (mixed & (best[small_end] == core_end))
+        | (joined & ~core_a & ~core_b & ~attached[a] & ~attached[b])
+    )
 
 
 def _campaigns_sql(min_accounts: int) -> str:
