@@ -45,20 +45,21 @@ from distillguard.gateway.upstream import Upstream, UpstreamError, UpstreamRespo
 
 HOP_BY_HOP = frozenset(
     {
-        "host",
-        "content-length",
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "te",
-        "trailer",
-        "upgrade",
-        "proxy-authorization",
-        "proxy-authenticate",
-        "accept-encoding",
+        b"host",
+        b"content-length",
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"te",
+        b"trailer",
+        b"upgrade",
+        b"proxy-authorization",
+        b"proxy-authenticate",
+        b"accept-encoding",
+        b"expect",  # the gateway has read the whole body already; a 100-continue is not the upstream's to send
     }
 )
-RESPONSE_DROP = frozenset({"content-length", "connection", "keep-alive", "transfer-encoding", "content-encoding"})
+RESPONSE_DROP = frozenset({b"content-length", b"connection", b"keep-alive", b"transfer-encoding", b"content-encoding"})
 REFUSALS = {  # action -> (status, error type, reason code, message)
     "step_up": (403, "step_up_required", "verification_required", "This account must complete verification."),
     "suspend": (403, "account_suspended", "account_suspended", "This account is suspended."),
@@ -267,19 +268,24 @@ class Gateway:
         if safeguard is not None:
             content = orjson.dumps(apply_request(ctx.body, safeguard))
             ctx.info["safeguard"] = {"thinking": safeguard.thinking, "max_tokens": safeguard.max_tokens}
-        target = ctx.request.url.path + ("?" + ctx.request.url.query if ctx.request.url.query else "")
-        headers = [(k, v) for k, v in ctx.request.headers.items() if k not in HOP_BY_HOP]
-        headers.append(("accept-encoding", "identity"))
+        scope = ctx.request.scope
+        target = scope.get("raw_path") or scope["path"].encode()
+        if scope["query_string"]:
+            target += b"?" + scope["query_string"]
+        headers = [(k, v) for k, v in scope["headers"] if k not in HOP_BY_HOP]
+        headers.append((b"accept-encoding", b"identity"))
         try:
             upstream = await self.upstream.send(ctx.request.method, target, headers, content)
         except UpstreamError as e:
             return self._upstream_failed(ctx, e.status, e.kind)
-        headers_out = {k: v for k, v in upstream.headers if k not in RESPONSE_DROP}
-        headers_out["x-distillguard-request-id"] = ctx.request_id
+        headers_out = [(k, v) for k, v in upstream.headers if k not in RESPONSE_DROP]
+        headers_out.append((b"x-distillguard-request-id", ctx.request_id.encode()))
         if upstream.content_type.startswith("text/event-stream"):
             done = self._stream_done(ctx, upstream)
             stream = self._stream(ctx, upstream, safeguard, done)
-            return _ProxiedStream(stream, done, status_code=upstream.status, headers=headers_out)
+            streamed = _ProxiedStream(stream, done, status_code=upstream.status)
+            streamed.raw_headers.extend(headers_out)
+            return streamed
         try:
             body = await upstream.read()
         except UpstreamError as e:
@@ -292,7 +298,9 @@ class Gateway:
                 if safeguard is not None and safeguard.touches_response:
                     body = orjson.dumps(apply_response(parsed, safeguard))
         self._log(ctx, upstream.status, summary)
-        return self._count(Response(body, status_code=upstream.status, headers=headers_out))
+        response = Response(body, status_code=upstream.status)
+        response.raw_headers.extend(headers_out)
+        return self._count(response)
 
     async def _stream(self, ctx: _Context, upstream: UpstreamResponse, safeguard, done: _Once) -> AsyncIterator[bytes]:
         seen: list[bytes] = []
