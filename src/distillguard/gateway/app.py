@@ -222,7 +222,7 @@ class Gateway:
             _freeze()
 
     async def _flush(self) -> None:
-        self.writer.flush()
+        await asyncio.to_thread(self.writer.flush)
 
     def health(self) -> dict[str, Any]:
         snap = self.snapshot
