@@ -79,12 +79,15 @@ def gateway_command(
         trust_forwarded_for=trust_forwarded_for,
         upstream_connections=upstream_connections,
     )
+    # proxy_headers off: uvicorn would otherwise take the client address from X-Forwarded-For whenever the peer
+    # is 127.0.0.1, behind the back of --trust-forwarded-for, the gateway's one switch for that (and it costs a
+    # middleware layer on every request).
+    server = {"host": host, "port": port, "log_level": "warning", "access_log": False, "proxy_headers": False}
     if workers > 1:  # each worker builds its own app (snapshot, log file, buckets) from the environment
         to_environment(config)
-        target = "distillguard.gateway.app:app_from_environment"
-        uvicorn.run(target, factory=True, workers=workers, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run("distillguard.gateway.app:app_from_environment", factory=True, workers=workers, **server)
     else:
-        uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(create_app(config), **server)
 
 
 def signup_risk_command(
