@@ -37,7 +37,14 @@ from distillguard.gateway.messages import (
     response_summary,
     stream_summary,
 )
-from distillguard.gateway.policy import BLOCKING, Snapshot, SnapshotSource, TokenBuckets, key_id
+from distillguard.gateway.policy import (
+    BLOCKING,
+    SharedTokenBuckets,
+    Snapshot,
+    SnapshotSource,
+    TokenBuckets,
+    key_id,
+)
 from distillguard.gateway.safeguard import SseFilter, apply_request, apply_response
 from distillguard.gateway.signals import AddressClassifier, cot_hint
 from distillguard.gateway.upstream import Upstream, UpstreamError, UpstreamResponse
@@ -155,7 +162,9 @@ class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
         self.source = SnapshotSource(config.db, config.key_map) if config.db else None
-        self.buckets = TokenBuckets(config.throttle_rate, config.throttle_burst)
+        rate, burst = config.throttle_rate, config.throttle_burst
+        shared = config.bucket_file
+        self.buckets = SharedTokenBuckets(shared, rate, burst) if shared else TokenBuckets(rate, burst)
         self.addresses = AddressClassifier()
         self.writer = LogWriter(config.log_dir, max_bytes=config.max_log_bytes)
         self.counters: Counter[str] = Counter()
@@ -208,6 +217,8 @@ class Gateway:
                 await task
         self.writer.close()
         await self.upstream.close()
+        if isinstance(self.buckets, SharedTokenBuckets):
+            self.buckets.close()
         gc.unfreeze()  # let the interpreter's final collection see the snapshot again
 
     async def _every(self, seconds: float, job) -> None:
