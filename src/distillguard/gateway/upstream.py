@@ -277,7 +277,6 @@ class Upstream:
 
     def __init__(self, base_url: str, connections: int, timeout: float) -> None:
         parts = urlsplit(base_url.rstrip("/"))
-        self.base_url = base_url.rstrip("/")
         self.connections = connections
         self.timeout = timeout
         self._host = parts.hostname or "127.0.0.1"
@@ -321,7 +320,7 @@ class Upstream:
                 response.close()
                 stale = reused and not response._received
                 if attempt == 0 and stale and method in IDEMPOTENT:
-                    continue  # the upstream had closed this pooled connection: once more on a fresh one
+                    continue  # the upstream had closed this pooled connection: once more, on another
                 raise
             except BaseException:
                 response.close()
@@ -332,11 +331,13 @@ class Upstream:
     # ------------------------------------------------------------------------------------------ the pool
 
     async def _acquire(self) -> _Connection:
-        while self._idle:
-            conn = self._idle.pop()
-            if not conn.closed:
-                return conn
-        if self._open >= self.connections:
+        while True:
+            while self._idle:
+                conn = self._idle.pop()
+                if not conn.closed:
+                    return conn
+            if self._open < self.connections:
+                break
             waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
@@ -347,7 +348,7 @@ class Upstream:
                 raise
             if conn is not None:
                 return conn
-            # None: a connection was closed, so there is room to open one
+            # None: a connection was closed; look again (someone else may have taken the room meanwhile)
         self._open += 1
         try:
             _, conn = await asyncio.wait_for(
