@@ -243,3 +243,67 @@ def test_large_stream_read_slowly_arrives_whole_and_an_abandoned_one_is_not_reus
         assert len(await r.read()) == 8 * len(part)
 
     assert run(handler, test)["connections"] == 2
+
+
+def test_https_upstream_verifies_its_certificate_and_keeps_the_connection(tmp_path, monkeypatch) -> None:
+    """A real API is reached over TLS: the certificate is checked against the trusted roots (here a
+    self-signed one made trusted through SSL_CERT_FILE) and the connection is kept alive like a plain one."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    connections = []
+
+    async def main() -> None:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            connections.append(writer)
+            try:
+                while True:
+                    head, _ = await read_request(reader)
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(head), head))
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_tls)
+        port = server.sockets[0].getsockname()[1]
+        untrusted = Upstream(f"https://localhost:{port}", connections=2, timeout=5)
+        with pytest.raises(UpstreamError) as e:  # not signed by a trusted root: refused
+            await untrusted.send("POST", b"/v1/x", [], b"{}")
+        assert e.value.status == 502
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+        upstream = Upstream(f"https://localhost:{port}", connections=2, timeout=5)
+        await upstream.start()
+        for _ in range(2):
+            r = await upstream.send("POST", b"/v1/x", [], b"{}")
+            assert (await r.read()).startswith(b"POST /v1/x HTTP/1.1\r\nhost: localhost:%d\r\n" % port)
+        await upstream.close()
+        server.close()
+
+    asyncio.run(main())
+    assert len(connections) == 1  # one kept-alive connection for both requests (the refused one never got here)
