@@ -1,6 +1,6 @@
-"""The gateway's own HTTP/1.1 client (`upstream.py`) against raw asyncio servers that answer in every way an
-upstream might: length-framed, chunked, delimited by closing, slowly, not at all, or by closing a pooled
-connection."""
+"""The gateway's upstream connection (`upstream.py`, aiohttp underneath) against raw asyncio servers that
+answer in every way an upstream might: length-framed, chunked, delimited by closing, slowly, not at all, or by
+closing a pooled connection."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def test_length_framed_answers_reuse_one_connection_and_forward_headers_and_body
     assert notes["connections"] == 1  # kept alive and reused
     head, body = server.requests[0]  # type: ignore[attr-defined]
     assert head.startswith(b"POST /base/v1/x?a=%20 HTTP/1.1\r\n") and b"authorization: Bearer k\r\n" in head
-    assert b"host: 127.0.0.1:" in head and body == b"hello"
+    assert b"host: 127.0.0.1:" in head.lower() and body == b"hello"
 
 
 def test_chunked_answer_streams_chunk_by_chunk() -> None:
@@ -293,15 +293,17 @@ def test_https_upstream_verifies_its_certificate_and_keeps_the_connection(tmp_pa
         server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_tls)
         port = server.sockets[0].getsockname()[1]
         untrusted = Upstream(f"https://localhost:{port}", connections=2, timeout=5)
+        await untrusted.start()
         with pytest.raises(UpstreamError) as e:  # not signed by a trusted root: refused
             await untrusted.send("POST", b"/v1/x", [], b"{}")
         assert e.value.status == 502
+        await untrusted.close()
         monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
         upstream = Upstream(f"https://localhost:{port}", connections=2, timeout=5)
         await upstream.start()
         for _ in range(2):
             r = await upstream.send("POST", b"/v1/x", [], b"{}")
-            assert (await r.read()).startswith(b"POST /v1/x HTTP/1.1\r\nhost: localhost:%d\r\n" % port)
+            assert (await r.read()).lower().startswith(b"post /v1/x http/1.1\r\nhost: localhost:%d\r\n" % port)
         await upstream.close()
         server.close()
 
