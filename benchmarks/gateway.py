@@ -4,8 +4,10 @@
 
 Starts the stand-in upstream and `distillguard gateway` (each its own process, on 127.0.0.1) over a small real
 store, then drives fixed-rate open-loop arrivals (request i is sent at t0 + i / rate whether or not earlier
-ones have answered) from an asyncio load generator with its own minimal HTTP/1.1 keep-alive client (httpx
-costs more CPU per request than the gateway does, which would measure the client). For each rate it runs
+ones have answered) from a load generator on uvloop with its own minimal HTTP/1.1 keep-alive client: one
+asyncio protocol per connection, each answer timed in its data callback (httpx, or even asyncio streams with a
+task per request, cost more CPU per request than the stand-in upstream, which would measure the client; the
+generator's own CPU time per request is printed to show it is not the bottleneck). For each rate it runs
 "direct to the upstream" and "through the gateway" phases alternately, `--rounds` times, and reports p50/p99
 of each and the difference. Then it offers `--overload` × the highest rate through the gateway and counts
 200s, 429s and errors, stops the gateway (SIGTERM) and checks that the log holds one line per accepted request.
@@ -22,12 +24,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 
 import numpy as np
 import orjson
 import psutil
+import uvloop
 
 BODY = orjson.dumps(
     {
@@ -40,6 +43,7 @@ BODY = orjson.dumps(
     }
 )
 MAX_CONNECTIONS = 1024
+WARM_CONNECTIONS = 32
 
 
 def request_bytes(port: int) -> bytes:
@@ -50,78 +54,152 @@ def request_bytes(port: int) -> bytes:
     return head.encode() + BODY
 
 
-async def one(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], payload: bytes) -> int:
-    reader, writer = conn
-    writer.write(payload)
-    status = int((await reader.readline()).split(b" ", 2)[1])
-    length = 0
-    while True:
-        line = await reader.readline()
-        if line in (b"\r\n", b""):
-            break
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    await reader.readexactly(length)
-    return status
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection of the load generator, one request at a time. The answer is complete when its
+    head and `content-length` bytes of body have arrived; it is timed right there in the callback (no task, no
+    stream reader per request: those cost the generator more CPU than the stand-in upstream spends)."""
+
+    def __init__(self, load: _Load) -> None:
+        self.load = load
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.need = -1  # bytes of head + body of the answer in flight, once its head has arrived
+        self.started = 0.0  # perf_counter when the request in flight was written; 0: idle
+        self.status = ""
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        self.transport = transport
+
+    def send(self) -> None:
+        self.started = time.perf_counter()
+        assert self.transport is not None
+        self.transport.write(self.load.payload)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if self.need < 0:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(self.buf[:end]).lower()
+            at = head.find(b"\r\ncontent-length:") + 17
+            stop = head.find(b"\r\n", at)
+            self.need = end + 4 + int(head[at : stop if stop > 0 else None])
+            self.status = head[9:12].decode()
+        if len(self.buf) >= self.need:
+            del self.buf[: self.need]
+            self.need = -1
+            started, self.started = self.started, 0.0
+            self.load.answered(self, self.status, started)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.load.lost(self)
+
+
+class _Load:
+    """Fixed-rate open-loop arrivals on up to MAX_CONNECTIONS keep-alive connections to 127.0.0.1:`port`."""
+
+    def __init__(self, port: int, rate: float, seconds: float) -> None:
+        self.port = port
+        self.rate = rate
+        self.n = int(rate * seconds)
+        self.payload = request_bytes(port)
+        self.idle: deque[_Connection] = deque()  # first in, first out: no connection idles into a keep-alive timeout
+        self.open = 0
+        self.outstanding = 0  # requests sent (or waiting for a connection) and not answered yet
+        self.latencies: list[float] = []
+        self.lag: list[float] = []
+        self.statuses: Counter[str] = Counter()
+        self.done = asyncio.get_running_loop().create_future()
+        self.scheduled = 0
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._connect(None) for _ in range(WARM_CONNECTIONS)))
+        t0 = time.perf_counter() + 0.05
+        for i in range(self.n):
+            due = t0 + i / self.rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.scheduled += 1
+            self.outstanding += 1
+            self._send(due)
+        self.offered_seconds = time.perf_counter() - t0
+        if self.outstanding:
+            try:
+                await asyncio.wait_for(self.done, 60)
+            except TimeoutError:
+                self.statuses["no_answer"] += self.outstanding
+        for conn in self.idle:
+            assert conn.transport is not None
+            conn.transport.close()
+
+    def _send(self, due: float) -> None:
+        if self.idle:
+            conn = self.idle.popleft()
+            self.lag.append(time.perf_counter() - due)
+            conn.send()
+        elif self.open >= MAX_CONNECTIONS:
+            self.statuses["client_saturated"] += 1
+            self._finished()
+        else:
+            asyncio.ensure_future(self._connect(due))
+
+    async def _connect(self, due: float | None) -> None:
+        self.open += 1
+        try:
+            _, conn = await asyncio.get_running_loop().create_connection(
+                lambda: _Connection(self), "127.0.0.1", self.port
+            )
+        except OSError:
+            self.open -= 1
+            if due is not None:
+                self.statuses["connect_error"] += 1
+                self._finished()
+            return
+        if due is None:
+            self.idle.append(conn)
+        else:
+            self.lag.append(time.perf_counter() - due)
+            conn.send()
+
+    def answered(self, conn: _Connection, status: str, started: float) -> None:
+        self.latencies.append((time.perf_counter() - started) * 1000)
+        self.statuses[status] += 1
+        self.idle.append(conn)
+        self._finished()
+
+    def lost(self, conn: _Connection) -> None:
+        self.open -= 1
+        if conn.started:  # closed with a request in flight
+            conn.started = 0.0
+            self.statuses["error"] += 1
+            self._finished()
+        elif conn in self.idle:
+            self.idle.remove(conn)
+
+    def _finished(self) -> None:
+        self.outstanding -= 1
+        if self.outstanding == 0 and self.scheduled == self.n and not self.done.done():
+            self.done.set_result(None)
 
 
 async def phase(port: int, rate: float, seconds: float) -> dict:
-    """Open-loop arrivals at `rate`/s for `seconds`; latencies (ms) of answered requests, status counts."""
-    payload = request_bytes(port)
-    idle: list = []
-    open_conns = 0
-    latencies: list[float] = []
-    statuses: Counter[str] = Counter()
-    lag: list[float] = []
-
-    async def send(scheduled: float) -> None:
-        nonlocal open_conns
-        conn = idle.pop() if idle else None
-        if conn is None:
-            if open_conns >= MAX_CONNECTIONS:
-                statuses["client_saturated"] += 1
-                return
-            open_conns += 1
-            try:
-                conn = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                open_conns -= 1
-                statuses["connect_error"] += 1
-                return
-        start = time.perf_counter()
-        lag.append(start - scheduled)
-        try:
-            status = await asyncio.wait_for(one(conn, payload), 30)
-        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError):
-            statuses["error"] += 1
-            open_conns -= 1
-            conn[1].close()
-            return
-        latencies.append((time.perf_counter() - start) * 1000)
-        statuses[str(status)] += 1
-        idle.append(conn)
-
-    n = int(rate * seconds)
-    t0 = time.perf_counter() + 0.05
-    tasks = []
-    for i in range(n):
-        scheduled = t0 + i / rate
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(send(scheduled)))
-    await asyncio.gather(*tasks)
-    offered_seconds = time.perf_counter() - t0
-    for _, w in idle:
-        w.close()
-    lat = np.array(latencies) if latencies else np.zeros(1)
+    """Open-loop arrivals at `rate`/s for `seconds`; latencies (ms) of answered requests, status counts, and the
+    load generator's own CPU time per request (to show it was not the bottleneck)."""
+    cpu = time.process_time()
+    load = _Load(port, rate, seconds)
+    await load.run()
+    cpu = time.process_time() - cpu
+    lat = np.array(load.latencies) if load.latencies else np.zeros(1)
     return {
-        "sent": n,
-        "achieved_rate": n / offered_seconds,
+        "sent": load.n,
+        "achieved_rate": load.n / load.offered_seconds,
         "p50": float(np.percentile(lat, 50)),
         "p99": float(np.percentile(lat, 99)),
-        "statuses": dict(statuses),
-        "send_lag_p99_ms": float(np.percentile(np.array(lag) * 1000, 99)) if lag else 0.0,
+        "statuses": dict(load.statuses),
+        "send_lag_p99_ms": float(np.percentile(np.array(load.lag) * 1000, 99)) if load.lag else 0.0,
+        "generator_cpu_us": cpu / max(1, load.n) * 1e6,
     }
 
 
@@ -141,7 +219,7 @@ def cpu_seconds(proc: subprocess.Popen) -> float:
 def measured(port: int, rate: float, seconds: float, procs: dict[str, subprocess.Popen]) -> dict:
     """`phase`, plus the CPU time each server process spent per answered request (robust to a busy machine)."""
     before = {name: cpu_seconds(p) for name, p in procs.items()}
-    result = asyncio.run(phase(port, rate, seconds))
+    result = uvloop.run(phase(port, rate, seconds))
     n = max(1, sum(v for k, v in result["statuses"].items() if k.isdigit()))
     result["cpu_us"] = {name: (cpu_seconds(p) - before[name]) / n * 1e6 for name, p in procs.items()}
     return result
@@ -255,7 +333,7 @@ def main() -> None:
         wait_port(up_port, upstream)
         wait_port(gw_port, gateway)
         procs = {"upstream": upstream, "gateway": gateway}
-        warm = asyncio.run(phase(gw_port, 200, 1))  # warm-up (connections, caches)
+        warm = uvloop.run(phase(gw_port, 200, 1))  # warm-up (connections, caches)
         print(f"python {platform.python_version()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
         accepted = answered(warm)
         for rate in [float(r) for r in args.rates.split(",")]:
@@ -269,7 +347,8 @@ def main() -> None:
                     print(
                         f"{rate:>6.0f}/s {name:>8}: achieved {r['achieved_rate']:7.0f}/s  p50 {r['p50']:6.2f} ms  "
                         f"p99 {r['p99']:7.2f} ms  send-lag p99 {r['send_lag_p99_ms']:6.2f} ms  CPU/request: gateway "
-                        f"{r['cpu_us']['gateway']:.0f} us, upstream {r['cpu_us']['upstream']:.0f} us  {r['statuses']}"
+                        f"{r['cpu_us']['gateway']:.0f} us, upstream {r['cpu_us']['upstream']:.0f} us, generator "
+                        f"{r['generator_cpu_us']:.0f} us  {r['statuses']}"
                     )
             for i, (d, v) in enumerate(zip(direct, via, strict=True)):
                 print(
@@ -278,7 +357,7 @@ def main() -> None:
                 )
         if args.overload:
             rate = args.overload * max(float(r) for r in args.rates.split(","))
-            r = asyncio.run(phase(gw_port, rate, args.seconds))
+            r = uvloop.run(phase(gw_port, rate, args.seconds))
             accepted += answered(r)
             print(
                 f"overload {rate:.0f}/s offered, achieved {r['achieved_rate']:.0f}/s: {r['statuses']}  "

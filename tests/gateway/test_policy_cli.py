@@ -14,7 +14,7 @@ import httpx
 import orjson
 
 from distillguard.engines.duckdb_api import DuckDBAPI
-from distillguard.gateway.policy import TokenBuckets, key_id, load_snapshot
+from distillguard.gateway.policy import SharedTokenBuckets, TokenBuckets, key_id, load_snapshot
 from distillguard.store.ingest import ingest
 
 from .conftest import chat
@@ -132,9 +132,36 @@ def test_gateway_workers_share_the_port_and_each_publish_their_log(upstream, sto
             except httpx.TransportError:
                 assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read().decode()
                 time.sleep(0.2)
+        throttled: list[int] = []  # a throttled account (0.5/s, burst 5), again a new connection each time
+        started = time.monotonic()
+        for _ in range(12):
+            with httpx.Client() as client:
+                r = client.post(url, content=orjson.dumps(chat()), headers={"authorization": "Bearer k-throttle"})
+                throttled.append(r.status_code)
+        refilled = int((time.monotonic() - started) * 0.5) + 1
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
     assert statuses == [200] * 40
+    assert set(throttled) == {200, 429} and throttled.count(200) <= 5 + refilled  # one budget, not one per worker
     files = list(logs.glob("gateway-*.jsonl"))
-    assert sum(f.read_bytes().count(b"\n") for f in files) == 40 and not list(logs.glob(".gateway-*"))
+    assert sum(f.read_bytes().count(b"\n") for f in files) == 52 and not list(logs.glob(".gateway-*"))
+
+
+def test_shared_token_buckets_are_one_budget_across_processes(tmp_path: Path) -> None:
+    """Two mappings of one file, as two worker processes have: an account's burst is spent once, not per
+    worker; other accounts keep their own; a refilled slot is taken over when the probed slots are all used."""
+    first = SharedTokenBuckets(tmp_path / "buckets", rate=2.0, burst=3)
+    second = SharedTokenBuckets(tmp_path / "buckets", rate=2.0, burst=3)
+    assert [first.take("a", now=0.0), second.take("a", now=0.0), first.take("a", now=0.0)] == [0.0, 0.0, 0.0]
+    assert second.take("a", now=0.0) == 0.5 and first.take("a", now=0.0) == 0.5  # empty for both
+    assert second.take("b", now=0.0) == 0.0  # buckets are per account
+    assert first.take("a", now=0.5) == 0.0  # refilled one token
+    tiny = SharedTokenBuckets(tmp_path / "tiny", rate=1.0, burst=1, slots=SharedTokenBuckets.PROBES)
+    accounts = [f"acct_{i}" for i in range(SharedTokenBuckets.PROBES + 1)]
+    assert [tiny.take(a, now=0.0) for a in accounts[:-1]] == [0.0] * SharedTokenBuckets.PROBES
+    assert tiny.take(accounts[-1], now=0.0) == 1.0  # the table is full: shares an empty bucket (throttled harder)
+    assert [tiny.take(a, now=0.0) for a in accounts[:-1]] == [1.0] * SharedTokenBuckets.PROBES  # owners kept theirs
+    assert tiny.take(accounts[-1], now=5.0) == 0.0  # later every bucket has refilled: a slot is free again
+    for buckets in (first, second, tiny):
+        buckets.close()

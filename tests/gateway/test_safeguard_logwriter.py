@@ -124,3 +124,63 @@ def test_log_writer_writes_objects_json_cannot_hold_natively(tmp_path: Path) -> 
     writer.close()
     [line] = [orjson.loads(x) for f in tmp_path.glob("gateway-*.jsonl") for x in f.read_bytes().splitlines()]
     assert line["request"]["messages"] == [{"role": "user", "content": "hi"}] and line["other"] == "/x"
+
+
+def test_log_writer_write_never_waits_for_a_flush_in_progress(tmp_path: Path) -> None:
+    """The gateway flushes in a worker thread; a request appending its line meanwhile must not block on the
+    disk. A flush is held inside its file write; lines written then are kept for the next flush, and `close`
+    writes them all."""
+    writer = LogWriter(tmp_path)
+    writer.write({"request_id": "first"})
+    writer.flush()  # opens the file
+    inside, release = threading.Event(), threading.Event()
+    real = writer._file
+
+    class SlowFile:
+        def write(self, data):
+            inside.set()
+            release.wait(30)
+            return real.write(data)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    writer._file = SlowFile()  # type: ignore[assignment]
+    writer.write({"request_id": "second"})
+    flusher = threading.Thread(target=writer.flush)
+    flusher.start()
+    assert inside.wait(30)
+    wrote = threading.Event()
+
+    def requests() -> None:
+        for i in range(3):
+            writer.write({"request_id": f"during{i}"})
+        wrote.set()
+
+    threading.Thread(target=requests).start()
+    done_while_stuck = wrote.wait(30)  # not a speed limit: without the fix these writes wait for `release`
+    release.set()
+    assert done_while_stuck and writer.pending == 3
+    flusher.join(30)
+    writer._file = real
+    writer.close()
+    [f] = tmp_path.glob("gateway-*.jsonl")
+    ids = [orjson.loads(x)["request_id"] for x in f.read_bytes().splitlines()]
+    assert ids == ["first", "second", "during0", "during1", "during2"]
+
+
+def test_log_writer_keeps_lines_it_could_not_write(tmp_path: Path) -> None:
+    directory = tmp_path / "logs"
+    writer = LogWriter(directory)
+    writer.write({"request_id": "a"})
+    directory.rmdir()  # the file cannot be opened
+    with pytest.raises(OSError):
+        writer.flush()
+    assert writer.pending == 1
+    directory.mkdir()
+    writer.write({"request_id": "b"})
+    writer.close()
+    ids = [
+        orjson.loads(x)["request_id"] for f in directory.glob("gateway-*.jsonl") for x in f.read_bytes().splitlines()
+    ]
+    assert ids == ["a", "b"]

@@ -3,8 +3,6 @@ real template-stage signatures, the address class agrees with the vectorised cla
 
 from __future__ import annotations
 
-import time
-
 import duckdb
 import numpy as np
 import pytest
@@ -82,7 +80,8 @@ def _word(i: int) -> str:
     return "".join(chr(97 + (i // 26**k) % 26) for k in range(3))
 
 
-def test_template_match_is_cheap_with_many_templates() -> None:
+def test_template_match_picks_the_right_one_among_many_near_duplicates() -> None:
+    # Speed is measured in benchmarks/gateway.py (CPU per request), not asserted here.
     rows = [
         (
             f"usr-{i}",
@@ -94,12 +93,9 @@ def test_template_match_is_cheap_with_many_templates() -> None:
     ]
     index = TemplateIndex.build(rows)
     text = f"Task family {_word(1234)} alpha beta gamma. Sort 3, 1, 2. Answer format {_word(1234)} delta epsilon."
-    start = time.perf_counter()
-    for _ in range(200):
-        hit = index.match("You are a helpful assistant.", text)
-    per_call = (time.perf_counter() - start) / 200
+    hit = index.match("You are a helpful assistant.", text)
     assert hit is not None and hit.template_id == "usr-1234"
-    assert per_call < 0.002  # generous bound for a shared 2-core machine; typically ~0.1 ms
+    assert index.match(None, "What is the capital of France? Please answer briefly.") is None
 
 
 def test_address_class_of_one_address_agrees_with_vectorised_classifier() -> None:

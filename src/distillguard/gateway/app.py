@@ -5,6 +5,10 @@ token bucket for `throttle`), the cheap signals (`signals`), the safeguard for t
 then the upstream call over one shared keep-alive pool (`upstream`), and one native log line queued when the
 response (or the stream) ends. Background tasks reload the snapshot and flush the log; neither runs on a request's path.
 
+A bare ASGI callable, not a Starlette app: every request takes the same path, so routing, middleware layers and
+Request/Response objects (header and URL objects rebuilt on access) were pure overhead on a budget of a few
+hundred microseconds of CPU per request (docs/benchmarks.md, "Gateway").
+
 Refusals are JSON that both SDK families can read: `{"type": "error", "error": {"type", "message",
 "action", "account_id", ...}}`. Their `reason` is a fixed code, never the detection evidence (that would
 tell a campaign which of its tells was seen).
@@ -19,14 +23,9 @@ import math
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
 from distillguard.gateway.config import GatewayConfig, from_environment
 from distillguard.gateway.logwriter import LogWriter
@@ -38,27 +37,35 @@ from distillguard.gateway.messages import (
     response_summary,
     stream_summary,
 )
-from distillguard.gateway.policy import BLOCKING, Snapshot, SnapshotSource, TokenBuckets, key_id
+from distillguard.gateway.policy import (
+    BLOCKING,
+    SharedTokenBuckets,
+    Snapshot,
+    SnapshotSource,
+    TokenBuckets,
+    key_id,
+)
 from distillguard.gateway.safeguard import SseFilter, apply_request, apply_response
 from distillguard.gateway.signals import AddressClassifier, cot_hint
 from distillguard.gateway.upstream import Upstream, UpstreamError, UpstreamResponse
 
 HOP_BY_HOP = frozenset(
     {
-        "host",
-        "content-length",
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "te",
-        "trailer",
-        "upgrade",
-        "proxy-authorization",
-        "proxy-authenticate",
-        "accept-encoding",
+        b"host",
+        b"content-length",
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"te",
+        b"trailer",
+        b"upgrade",
+        b"proxy-authorization",
+        b"proxy-authenticate",
+        b"accept-encoding",
+        b"expect",  # the gateway has read the whole body already; a 100-continue is not the upstream's to send
     }
 )
-RESPONSE_DROP = frozenset({"content-length", "connection", "keep-alive", "transfer-encoding", "content-encoding"})
+RESPONSE_DROP = frozenset({b"content-length", b"connection", b"keep-alive", b"transfer-encoding", b"content-encoding"})
 REFUSALS = {  # action -> (status, error type, reason code, message)
     "step_up": (403, "step_up_required", "verification_required", "This account must complete verification."),
     "suspend": (403, "account_suspended", "account_suspended", "This account is suspended."),
@@ -73,21 +80,91 @@ HEALTH_PATH = "/_distillguard/health"  # answered to loopback clients only; else
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
+JSON = [(b"content-type", b"application/json")]
+
+
+class Answer:
+    """A whole (not streamed) answer: status, headers, body."""
+
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    async def send(self, send) -> None:
+        headers = self.headers
+        if self.status >= 200 and self.status not in (204, 304):
+            headers = [*headers, (b"content-length", b"%d" % len(self.body))]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
 def error_response(
     status: int, kind: str, message: str, headers: dict[str, str] | None = None, **fields: Any
-) -> Response:
+) -> Answer:
     """A machine-readable refusal (Anthropic and OpenAI clients both find `error.type` / `error.message`)."""
     body = {"type": "error", "error": {"type": kind, "message": message, **fields}}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+    extra = [(k.encode(), v.encode()) for k, v in headers.items()] if headers else []
+    return Answer(status, [*JSON, *extra], orjson.dumps(body))
+
+
+class Request:
+    """What the gateway reads of a request, taken from the ASGI scope once."""
+
+    __slots__ = ("method", "path", "raw_headers", "headers", "client", "receive", "scope")
+
+    def __init__(self, scope: dict[str, Any], receive) -> None:
+        self.scope = scope
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        self.headers = {name: value for name, value in reversed(self.raw_headers)}  # the first of repeated names
+        client = scope.get("client")
+        self.client: str | None = client[0] if client else None
+        self.receive = receive
+
+    def header(self, name: bytes) -> str | None:
+        value = self.headers.get(name)
+        return None if value is None else value.decode("latin-1")
+
+    def target(self) -> bytes:
+        """Path and query exactly as the client encoded them."""
+        target = self.scope.get("raw_path") or self.path.encode()
+        query = self.scope.get("query_string")
+        return target + b"?" + query if query else target
+
+    async def body(self, limit: int) -> bytes | None:
+        """The whole body, or None once it grows past `limit` bytes."""
+        message = await self.receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        if not message.get("more_body"):  # the usual case: the whole body in one message
+            body = message.get("body", b"")
+            return body if len(body) <= limit else None
+        raw = bytearray(message.get("body", b""))
+        while message.get("more_body"):
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            raw += message.get("body", b"")
+            if len(raw) > limit:
+                return None
+        return bytes(raw)
+
+
+class _ClientGone(Exception):
+    """The client disconnected before the request was read."""
 
 
 class Gateway:
-    """State shared by all requests of one gateway process."""
+    """State shared by all requests of one gateway process, and the ASGI callable itself."""
 
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
         self.source = SnapshotSource(config.db, config.key_map) if config.db else None
-        self.buckets = TokenBuckets(config.throttle_rate, config.throttle_burst)
+        rate, burst = config.throttle_rate, config.throttle_burst
+        shared = config.bucket_file
+        self.buckets = SharedTokenBuckets(shared, rate, burst) if shared else TokenBuckets(rate, burst)
         self.addresses = AddressClassifier()
         self.writer = LogWriter(config.log_dir, max_bytes=config.max_log_bytes)
         self.counters: Counter[str] = Counter()
@@ -100,6 +177,30 @@ class Gateway:
         return self.source.current if self.source else None
 
     # ------------------------------------------------------------------------------------------ lifecycle
+
+    async def __call__(self, scope: dict[str, Any], receive, send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self.dispatch(Request(scope, receive), send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        else:  # websocket: not proxied
+            await send({"type": "websocket.close", "code": 1003})
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.start()
+                except Exception as e:  # the server reports it and exits
+                    await send({"type": "lifespan.startup.failed", "message": repr(e)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     async def start(self) -> None:
         await self.upstream.start()
@@ -116,6 +217,8 @@ class Gateway:
                 await task
         self.writer.close()
         await self.upstream.close()
+        if isinstance(self.buckets, SharedTokenBuckets):
+            self.buckets.close()
         gc.unfreeze()  # let the interpreter's final collection see the snapshot again
 
     async def _every(self, seconds: float, job) -> None:
@@ -130,7 +233,7 @@ class Gateway:
             _freeze()
 
     async def _flush(self) -> None:
-        self.writer.flush()
+        await asyncio.to_thread(self.writer.flush)
 
     def health(self) -> dict[str, Any]:
         snap = self.snapshot
@@ -153,77 +256,74 @@ class Gateway:
 
     # ------------------------------------------------------------------------------------------ requests
 
-    async def dispatch(self, request: Request) -> Response:
+    async def dispatch(self, request: Request, send) -> None:
         """The one endpoint: every path and method goes through here."""
-        if request.url.path == HEALTH_PATH and request.client and request.client.host in LOOPBACK:
-            return Response(orjson.dumps(self.health()), media_type="application/json")
+        if request.path == HEALTH_PATH and request.client in LOOPBACK:
+            await Answer(200, JSON, orjson.dumps(self.health())).send(send)
+            return
         if self.inflight >= self.config.max_inflight:
             self.counters["shed"] += 1
-            return error_response(429, "overloaded", "The gateway is at capacity; retry shortly.", {"retry-after": "1"})
+            retry = {"retry-after": "1"}
+            await error_response(429, "overloaded", "The gateway is at capacity; retry shortly.", retry).send(send)
+            return
         self.inflight += 1
-        done = True
         try:
-            response = await self._handle(request)
-            if isinstance(response, StreamingResponse):
-                done = False  # the stream's own generator releases the slot when it ends
-            return response
+            answer = await self._handle(request, send)
+        except _ClientGone:
+            return
         finally:
-            if done:
-                self.inflight -= 1
+            self.inflight -= 1
+        if answer is not None:
+            self.counters[str(answer.status)] += 1
+            await answer.send(send)
 
-    async def _handle(self, request: Request) -> Response:
+    async def _handle(self, request: Request, send) -> Answer | None:
+        """The answer to send, or None when a stream was sent here already."""
         cfg = self.config
-        declared = request.headers.get("content-length")
+        declared = request.headers.get(b"content-length")
         too_large = f"Request body over {cfg.max_body_bytes} bytes."
         if declared and declared.isdigit() and int(declared) > cfg.max_body_bytes:
-            return self._count(error_response(413, "request_too_large", too_large))
-        raw = bytearray()
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > cfg.max_body_bytes:
-                return self._count(error_response(413, "request_too_large", too_large))
+            return error_response(413, "request_too_large", too_large)
+        raw = await request.body(cfg.max_body_bytes)
+        if raw is None:
+            return error_response(413, "request_too_large", too_large)
         secret = _api_key(request)
         if secret is None:
-            return self._count(
-                error_response(401, "authentication_error", "No API key (Authorization: Bearer or x-api-key).")
-            )
-        endpoint = endpoint_of(request.url.path) if request.method == "POST" else None
+            return error_response(401, "authentication_error", "No API key (Authorization: Bearer or x-api-key).")
+        endpoint = endpoint_of(request.path) if request.method == "POST" else None
         body = None
         if endpoint:
             try:
-                body = parse_request(bytes(raw))
+                body = parse_request(raw)
             except BadRequest as e:
-                return self._count(error_response(400, e.kind, str(e)))
+                return error_response(400, e.kind, str(e))
         kid = key_id(secret, cfg.key_salt)
         snap = self.snapshot
         if snap is None and not cfg.fail_open:
-            return self._count(
-                error_response(503, "enforcement_unavailable", "Enforcement data unavailable; fail-closed.")
-            )
+            return error_response(503, "enforcement_unavailable", "Enforcement data unavailable; fail-closed.")
         account = snap.keys.get(kid) if snap else None
         if account is None:
             if snap is not None and not cfg.allow_unknown_keys:
-                return self._count(
-                    error_response(401, "authentication_error", "Unknown API key.", reason="unknown_api_key")
-                )
+                return error_response(401, "authentication_error", "Unknown API key.", reason="unknown_api_key")
             account = f"key:{kid}"
         decision = snap.decision(account) if snap else None
         info: dict[str, Any] = {"stored_action": decision.action if decision else "none"}
-        action = self._signals(request, body, snap, info) if body is not None else info["stored_action"]
+        ctx = _Context(request, body, endpoint, kid, account, info, time.time(), self.config.trust_forwarded_for)
+        action = self._signals(ctx, snap) if body is not None else info["stored_action"]
         info["action"] = action
-        ctx = _Context(request, body, endpoint, kid, account, info, time.time())
         refusal = self._refusal(action, account, decision)
         if refusal is not None:
             info["refused"] = True
-            self._log(ctx, refusal.status_code, {})
-            return self._count(refusal)
-        return await self._forward(ctx, bytes(raw), action)
+            self._log(ctx, refusal.status, {})
+            return refusal
+        return await self._forward(ctx, raw, action, send)
 
-    def _signals(self, request: Request, body: dict[str, Any], snap: Snapshot | None, info: dict[str, Any]) -> str:
-        """Record the cheap signals in `info`; the action to apply (a campaign template match escalates review)."""
-        system, user = prompts(body)
+    def _signals(self, ctx: _Context, snap: Snapshot | None) -> str:
+        """Record the cheap signals in `ctx.info`; the action to apply (a campaign template match escalates review)."""
+        info = ctx.info
+        system, user = prompts(ctx.body)
         info["cot_hint"] = max(cot_hint(user), cot_hint(system))
-        info["address_class"] = self.addresses(_client_ip(request, self.config.trust_forwarded_for))
+        info["address_class"] = self.addresses(ctx.client_ip)
         match = snap.templates.match(system, user) if snap and len(snap.templates) else None
         action = info["stored_action"]
         if match:
@@ -236,7 +336,7 @@ class Gateway:
                 return "throttle"
         return action
 
-    def _refusal(self, action: str, account: str, decision) -> Response | None:
+    def _refusal(self, action: str, account: str, decision) -> Answer | None:
         if action in BLOCKING:
             status, kind, reason, message = REFUSALS[action]
             extra: dict[str, Any] = {"action": action, "account_id": account, "reason": reason}
@@ -261,25 +361,24 @@ class Gateway:
                 )
         return None
 
-    async def _forward(self, ctx: _Context, raw: bytes, action: str) -> Response:
+    async def _forward(self, ctx: _Context, raw: bytes, action: str, send) -> Answer | None:
         safeguard = self.config.safeguards.get(action) if ctx.body is not None else None
         content = raw
         if safeguard is not None:
             content = orjson.dumps(apply_request(ctx.body, safeguard))
             ctx.info["safeguard"] = {"thinking": safeguard.thinking, "max_tokens": safeguard.max_tokens}
-        target = ctx.request.url.path + ("?" + ctx.request.url.query if ctx.request.url.query else "")
-        headers = [(k, v) for k, v in ctx.request.headers.items() if k not in HOP_BY_HOP]
-        headers.append(("accept-encoding", "identity"))
+        request = ctx.request
+        headers = [(k, v) for k, v in request.raw_headers if k not in HOP_BY_HOP]
+        headers.append((b"accept-encoding", b"identity"))
         try:
-            upstream = await self.upstream.send(ctx.request.method, target, headers, content)
+            upstream = await self.upstream.send(request.method, request.target(), headers, content)
         except UpstreamError as e:
             return self._upstream_failed(ctx, e.status, e.kind)
-        headers_out = {k: v for k, v in upstream.headers if k not in RESPONSE_DROP}
-        headers_out["x-distillguard-request-id"] = ctx.request_id
+        headers_out = [(k, v) for k, v in upstream.headers if k not in RESPONSE_DROP]
+        headers_out.append((b"x-distillguard-request-id", ctx.request_id.encode()))
         if upstream.content_type.startswith("text/event-stream"):
-            done = self._stream_done(ctx, upstream)
-            stream = self._stream(ctx, upstream, safeguard, done)
-            return _ProxiedStream(stream, done, status_code=upstream.status, headers=headers_out)
+            await self._stream(ctx, upstream, safeguard, headers_out, send)
+            return None
         try:
             body = await upstream.read()
         except UpstreamError as e:
@@ -292,48 +391,57 @@ class Gateway:
                 if safeguard is not None and safeguard.touches_response:
                     body = orjson.dumps(apply_response(parsed, safeguard))
         self._log(ctx, upstream.status, summary)
-        return self._count(Response(body, status_code=upstream.status, headers=headers_out))
+        return Answer(upstream.status, headers_out, body)
 
-    async def _stream(self, ctx: _Context, upstream: UpstreamResponse, safeguard, done: _Once) -> AsyncIterator[bytes]:
+    async def _stream(self, ctx: _Context, upstream: UpstreamResponse, safeguard, headers, send) -> None:
+        """Pass a server-sent-event answer through as it arrives, and log it when it ends. A second task waits for
+        the client to leave and then cancels this one, so a stream nobody reads does not run on upstream (where
+        it costs tokens) until it ends by itself."""
+        task = asyncio.current_task()
+        assert task is not None
+        receive = ctx.request.receive
+        gone = False
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone = True
+            task.cancel()
+
+        watcher = asyncio.create_task(watch())
         seen: list[bytes] = []
         sse = SseFilter(safeguard) if safeguard is not None and safeguard.touches_response else None
         status = upstream.status
         try:
+            await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
             async for chunk in upstream.chunks():
                 seen.append(chunk)
                 out = sse.feed(chunk) if sse else chunk
                 if out:
-                    yield out
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
             if sse:
                 tail = sse.close()
                 if tail:
-                    yield tail
+                    await send({"type": "http.response.body", "body": tail, "more_body": True})
         except UpstreamError:
             status = 502  # the upstream broke off mid-stream; the client sees a truncated stream
-        except (asyncio.CancelledError, GeneratorExit):
-            status = 499  # the client went away mid-stream
-            raise
+        except asyncio.CancelledError:
+            status = 499  # the client went away mid-stream (or the server is stopping)
+            if not gone:
+                raise
+            task.uncancel()
         finally:
-            done(status, seen)
-
-    def _stream_done(self, ctx: _Context, upstream: UpstreamResponse) -> _Once:
-        """What ends a stream, exactly once: whether its generator finished, or the client left before it ran."""
-
-        def finish(status: int, seen: list[bytes]) -> None:
+            watcher.cancel()
             upstream.close()
-            self.inflight -= 1
             self.counters[str(status)] += 1
             self._log(ctx, status, stream_summary(b"".join(seen)) if ctx.body is not None else {})
+        if status != 499:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        return _Once(finish)
-
-    def _upstream_failed(self, ctx: _Context, status: int, kind: str) -> Response:
+    def _upstream_failed(self, ctx: _Context, status: int, kind: str) -> Answer:
         self._log(ctx, status, {})
-        return self._count(error_response(status, kind, "The upstream API did not answer."))
-
-    def _count(self, response: Response) -> Response:
-        self.counters[str(response.status_code)] += 1
-        return response
+        return error_response(status, kind, "The upstream API did not answer.")
 
     def _log(self, ctx: _Context, status: int, response: dict[str, Any]) -> None:
         """One native log line per inspected request (inference endpoints only)."""
@@ -344,8 +452,8 @@ class Gateway:
             "timestamp": int(ctx.started * 1000),
             "account_id": ctx.account,
             "api_key_id": ctx.kid,
-            "client_ip": _client_ip(ctx.request, self.config.trust_forwarded_for),
-            "user_agent": ctx.request.headers.get("user-agent"),
+            "client_ip": ctx.client_ip,
+            "user_agent": ctx.request.header(b"user-agent"),
             "model": ctx.body.get("model"),
             "endpoint": ctx.endpoint,
             "request": ctx.body,
@@ -356,42 +464,16 @@ class Gateway:
         self.writer.write(record)
 
 
-class _Once:
-    """Calls `fn` on the first call only."""
-
-    __slots__ = ("fn",)
-
-    def __init__(self, fn) -> None:
-        self.fn = fn
-
-    def __call__(self, status: int, seen: list[bytes]) -> None:
-        fn, self.fn = self.fn, None
-        if fn is not None:
-            fn(status, seen)
-
-
-class _ProxiedStream(StreamingResponse):
-    """A streamed answer that always releases its upstream connection and in-flight slot and writes its log line,
-    even when the client disconnects before the body generator ever starts (its `finally` would then never run)."""
-
-    def __init__(self, content: AsyncIterator[bytes], done: _Once, **kwargs: Any) -> None:
-        super().__init__(content, **kwargs)
-        self.done = done
-
-    async def __call__(self, scope, receive, send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.done(499, [])  # 499: the client closed the connection first (no-op when the stream ended)
-
-
 class _Context:
-    __slots__ = ("request", "body", "endpoint", "kid", "account", "info", "started", "request_id")
+    __slots__ = ("request", "body", "endpoint", "kid", "account", "info", "started", "request_id", "client_ip")
 
-    def __init__(self, request: Request, body, endpoint, kid: str, account: str, info: dict, started: float) -> None:
+    def __init__(
+        self, request: Request, body, endpoint, kid: str, account: str, info: dict, started: float, forwarded: bool
+    ) -> None:
         self.request, self.body, self.endpoint, self.kid = request, body, endpoint, kid
         self.account, self.info, self.started = account, info, started
         self.request_id = "gw_" + uuid.uuid4().hex
+        self.client_ip = _client_ip(request, forwarded)
 
 
 def _freeze() -> None:
@@ -403,39 +485,26 @@ def _freeze() -> None:
 
 
 def _api_key(request: Request) -> str | None:
-    auth = request.headers.get("authorization")
+    auth = request.header(b"authorization")
     if auth and auth[:7].lower() == "bearer " and auth[7:].strip():
         return auth[7:].strip()
-    key = request.headers.get("x-api-key")
+    key = request.header(b"x-api-key")
     return key.strip() if key and key.strip() else None
 
 
 def _client_ip(request: Request, trust_forwarded_for: bool) -> str | None:
     if trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
+        forwarded = request.header(b"x-forwarded-for")
         if forwarded:
             return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else None
+    return request.client
 
 
-def app_from_environment() -> Starlette:
+def app_from_environment() -> Gateway:
     """The app for a uvicorn worker process (`distillguard gateway --workers N`)."""
     return create_app(from_environment())
 
 
-def create_app(config: GatewayConfig) -> Starlette:
+def create_app(config: GatewayConfig) -> Gateway:
     """The ASGI app for `config` (uvicorn: `create_app` with a config, or `distillguard gateway`)."""
-    gateway = Gateway(config)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await gateway.start()
-        try:
-            yield
-        finally:
-            await gateway.stop()
-
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
-    app = Starlette(routes=[Route("/{path:path}", gateway.dispatch, methods=methods)], lifespan=lifespan)
-    app.state.gateway = gateway
-    return app
+    return Gateway(config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -40,7 +41,7 @@ def gateway_command(
         int, typer.Option(help="Connections to the upstream (raise for long streams).")
     ] = 256,
     workers: Annotated[
-        int, typer.Option(help="Gateway processes on the port (token buckets and limits are per process).")
+        int, typer.Option(help="Gateway processes on the port (token buckets shared; in-flight limit per process).")
     ] = 1,
 ) -> None:
     """Proxy an LLM API and enforce the store's actions per request (see docs/gateway.md)."""
@@ -79,12 +80,21 @@ def gateway_command(
         trust_forwarded_for=trust_forwarded_for,
         upstream_connections=upstream_connections,
     )
-    if workers > 1:  # each worker builds its own app (snapshot, log file, buckets) from the environment
+    # proxy_headers off: uvicorn would otherwise take the client address from X-Forwarded-For whenever the peer
+    # is 127.0.0.1, behind the back of --trust-forwarded-for, the gateway's one switch for that (and it costs a
+    # middleware layer on every request).
+    server = {"host": host, "port": port, "log_level": "warning", "access_log": False, "proxy_headers": False}
+    if workers > 1:  # each worker builds its own app (snapshot, log file) from the environment
+        fd, buckets = tempfile.mkstemp(prefix="distillguard-buckets-")  # ... but throttles from one shared table
+        os.close(fd)
+        config.bucket_file = Path(buckets)
         to_environment(config)
-        target = "distillguard.gateway.app:app_from_environment"
-        uvicorn.run(target, factory=True, workers=workers, host=host, port=port, log_level="warning", access_log=False)
+        try:
+            uvicorn.run("distillguard.gateway.app:app_from_environment", factory=True, workers=workers, **server)
+        finally:
+            os.unlink(buckets)
     else:
-        uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(create_app(config), **server)
 
 
 def signup_risk_command(

@@ -34,13 +34,14 @@ class GatewayConfig:
     trust_forwarded_for: bool = False  # take the client address from X-Forwarded-For (behind a trusted LB)
     upstream_timeout: float = 600.0
     upstream_connections: int = 256  # keep-alive connections to the upstream (raise for many long streams)
+    bucket_file: Path | None = None  # token buckets shared by worker processes (`--workers N`); None: in memory
 
     flush_seconds: float = 0.2
     max_log_bytes: int = 256 << 20
 
 
 ENV_VAR = "DISTILLGUARD_GATEWAY_CONFIG"
-_PATHS = ("log_dir", "db", "key_map")
+_PATHS = ("log_dir", "db", "key_map", "bucket_file")
 
 
 def to_environment(config: GatewayConfig) -> None:

@@ -1,8 +1,11 @@
 """Native log lines (DESIGN §3.1) from the gateway, for the next `distillguard ingest`.
 
-Why buffered: the hot path only appends one serialised line to a list; a periodic flush writes the batch
-with one `write` call, so a request never waits on the disk. Lines are only lost if the process is killed
-before a flush (SIGKILL); a normal stop (SIGTERM, Ctrl-C, `close()`) flushes everything.
+Why buffered: the hot path only appends one serialised line to a list; a periodic flush (the gateway runs it
+in a worker thread) writes the batch with one `write` call, so a request never waits on the disk — not even
+when the page cache is full and the kernel throttles writers, or while a full file is synced and renamed. The
+list is swapped under a lock held for nothing else, so `write` never waits for a flush in progress. Lines are
+only lost if the process is killed before a flush (SIGKILL); a normal stop (SIGTERM, Ctrl-C, `close()`)
+flushes everything.
 
 Files: one run writes `gateway-<UTC start>-<pid>-<seq>.jsonl` in the log directory, a new file every
 `max_bytes`. The file being written is hidden (its name starts with a dot) and renamed when it is complete,
@@ -36,7 +39,8 @@ class LogWriter:
         self._run = f"{PREFIX}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         self._seq = 0
         self._buf: list[bytes] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards `_buf` only: held for an append or a swap, never during I/O
+        self._io = threading.Lock()  # one flush (and the file it writes) at a time
         self._file: io.FileIO | None = None
         self._path: Path | None = None
         self._size = 0
@@ -56,21 +60,24 @@ class LogWriter:
 
     def flush(self) -> int:
         """Write every queued line; returns how many were written."""
-        with self._lock:
-            lines, self._buf = self._buf, []
+        with self._io:
+            with self._lock:
+                lines, self._buf = self._buf, []
             if not lines:
                 return 0
-            if self._file is None:
-                self._open()
             data = b"".join(lines)
-            assert self._file is not None
             try:
+                if self._file is None:
+                    self._open()
+                assert self._file is not None
                 view = memoryview(data)
                 while view:  # an unbuffered file may take part of a write
                     view = view[self._file.write(view) :]
             except OSError:
-                self._file.truncate(self._size)  # drop a partial batch (disk full); it stays queued for a retry
-                self._buf[:0] = lines
+                if self._file is not None:
+                    self._file.truncate(self._size)  # drop a partial batch (disk full)
+                with self._lock:
+                    self._buf[:0] = lines  # still queued, in order, for the next flush
                 raise
             self._size += len(data)
             self.lines_written += len(lines)
@@ -81,7 +88,7 @@ class LogWriter:
     def close(self) -> None:
         """Flush, sync and publish the current file."""
         self.flush()
-        with self._lock:
+        with self._io:
             self._finish()
 
     def _open(self) -> None:

@@ -15,8 +15,12 @@ from events; a key-map file (JSON Lines `{"api_key_id": ..., "account_id": ...}`
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
+import mmap
+import os
+import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,3 +188,66 @@ class TokenBuckets:
             return 0.0
         self._state[account_id] = (tokens, now)
         return (1.0 - tokens) / self.rate if self.rate > 0 else 3600.0
+
+
+class SharedTokenBuckets(TokenBuckets):
+    """The same buckets in a file that every worker process of one gateway maps (`--workers N`), so a throttled
+    account gets `rate` across all workers rather than `rate` from each.
+
+    The file is a table of `slots` entries (account fingerprint, tokens, time of last update); an account's
+    entry is one of PROBES slots from its hash. A slot whose bucket has refilled to `burst` holds nothing a
+    fresh bucket would not, so any account may take it over: the table never needs clearing. If all probed slots
+    are busy (more accounts being throttled at once than the table holds), the account shares the first: it is
+    throttled harder, never less. Each take holds an exclusive `flock` on the file for a few microseconds; only
+    requests of throttled accounts come here. `time.monotonic` is the system's clock, the same in every process.
+    """
+
+    SLOT = struct.Struct("<Qdd")
+    PROBES = 8
+
+    def __init__(self, path: Path, rate: float, burst: float, slots: int = 1 << 16) -> None:
+        super().__init__(rate, burst)
+        self.slots = slots
+        size = slots * self.SLOT.size
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        if os.fstat(self._fd).st_size < size:
+            os.ftruncate(self._fd, size)  # zero-filled: fingerprint 0 is an empty slot
+        self._map = mmap.mmap(self._fd, size)
+
+    def take(self, account_id: str, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        fingerprint = int.from_bytes(hashlib.blake2b(account_id.encode(), digest_size=8).digest(), "little") or 1
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            offset, owner, tokens, last = self._find(fingerprint, now)
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            wait = 0.0
+            if tokens >= 1.0:
+                tokens -= 1.0
+            else:
+                wait = (1.0 - tokens) / self.rate if self.rate > 0 else 3600.0
+            self.SLOT.pack_into(self._map, offset, owner, tokens, now)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return wait
+
+    def _find(self, fingerprint: int, now: float) -> tuple[int, int, float, float]:
+        """(offset, owner, tokens, last) of the account's slot: its own, else a free one (as a full bucket), else
+        the first probed one, shared (its owner keeps it, and so finds what the sharers spent)."""
+        free = None
+        for i in range(self.PROBES):
+            offset = (fingerprint + i) % self.slots * self.SLOT.size
+            owner, tokens, last = self.SLOT.unpack_from(self._map, offset)
+            if owner == fingerprint:
+                return offset, owner, tokens, last
+            if free is None and (owner == 0 or tokens + (now - last) * self.rate >= self.burst):
+                free = offset
+        if free is not None:
+            return free, fingerprint, self.burst, now
+        offset = fingerprint % self.slots * self.SLOT.size
+        owner, tokens, last = self.SLOT.unpack_from(self._map, offset)
+        return offset, owner, tokens, last
+
+    def close(self) -> None:
+        self._map.close()
+        os.close(self._fd)

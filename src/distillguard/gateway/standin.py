@@ -16,47 +16,67 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
 THINKING = "First I restate the task. Then I check each case in turn. " * 12
 ANSWER = "The answer is 42."
 WORDS = ANSWER.split(" ")
+JSON = (b"content-type", b"application/json")
 
 
-def create_standin() -> Starlette:
-    """The stand-in upstream app."""
+def create_standin():
+    """The stand-in upstream app: a bare ASGI callable. It shares the benchmark machine's cores with the gateway,
+    so it should cost as little CPU per request as it can (a Starlette app cost about twice as much)."""
     state = {"count": 0}
 
-    async def count(request: Request) -> Response:
-        return Response(orjson.dumps(state), media_type="application/json")
-
-    async def complete(request: Request) -> Response:
+    async def app(scope: dict[str, Any], receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await receive()  # lifespan.startup
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # lifespan.shutdown
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/_standin/count":
+            await _answer(send, 200, [JSON], orjson.dumps(state))
+            return
+        if method != "POST":
+            await _answer(send, 405, [(b"allow", b"POST")], b"Method Not Allowed")
+            return
         state["count"] += 1
-        body = orjson.loads(await request.body())
-        delay = request.headers.get("x-standin-delay-ms")
+        raw = bytearray()
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        body = orjson.loads(raw)
+        headers = dict(scope["headers"])
+        delay = headers.get(b"x-standin-delay-ms")
         if delay:
             await asyncio.sleep(int(delay) / 1000)
         echo = orjson.dumps(
             {"max_tokens": body.get("max_tokens", body.get("max_completion_tokens")), "thinking": "thinking" in body}
-        ).decode()
-        headers = {"x-standin-request": echo}
-        anthropic = request.url.path.rstrip("/").endswith("/messages")
+        )
+        anthropic = path.rstrip("/").endswith("/messages")
         if body.get("stream"):
             events = _anthropic_events() if anthropic else _openai_events(body.get("model"))
-            gap = int(request.headers.get("x-standin-event-delay-ms", "0")) / 1000
-            return StreamingResponse(_sse(events, gap), media_type="text/event-stream", headers=headers)
+            gap = int(headers.get(b"x-standin-event-delay-ms", b"0")) / 1000
+            start = [(b"content-type", b"text/event-stream"), (b"x-standin-request", echo)]
+            await send({"type": "http.response.start", "status": 200, "headers": start})
+            async for chunk in _sse(events, gap):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            return
         payload = _anthropic_message() if anthropic else _openai_completion(body.get("model"))
-        return Response(orjson.dumps(payload), media_type="application/json", headers=headers)
+        await _answer(send, 200, [JSON, (b"x-standin-request", echo)], orjson.dumps(payload))
 
-    return Starlette(
-        routes=[
-            Route("/_standin/count", count),
-            Route("/{path:path}", complete, methods=["POST"]),
-        ]
-    )
+    return app
+
+
+async def _answer(send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    headers = [*headers, (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _anthropic_message() -> dict[str, Any]:
