@@ -56,6 +56,11 @@ class DatabaseAPI(ABC):
     def table_exists(self, name: str) -> bool: ...
 
     @abstractmethod
+    def cursor(self) -> DatabaseAPI:
+        """Another connection to the same database, for a second thread: the two run statements at once and
+        see each other's committed writes; registered Arrow tables and temporary tables stay per connection."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
     def files(self) -> list[Path]:
