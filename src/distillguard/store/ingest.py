@@ -201,6 +201,9 @@ class _Stager:
     """
 
     SCHEMA = "ingest_stage"
+    CHUNK_ROWS = 131_072  # about one storage row group (122,880 rows in DuckDB)
+    CHUNK_BYTES = 512 << 20  # of input lines: bounds memory for very long lines
+    STATEMENT_BYTES = 256 << 20  # of input lines per normalising statement (planning one costs ~30 ms)
 
     def __init__(self, db: DatabaseAPI, dialect: str | None) -> None:
         self.db, self.dialect = db, dialect
@@ -227,31 +230,45 @@ class _Stager:
             yield chunk
             self.db.execute(f"DROP TABLE {chunk.table}")
 
-    def _stage(
-        self, batches: Iterator[pa.RecordBatch], table: str, max_rows: int = 131_072, max_bytes: int = 512 << 20
-    ) -> _Chunk | None:
-        """Normalise batches into `table` until it holds about one storage row group (122,880 rows in DuckDB).
+    def _stage(self, batches: Iterator[pa.RecordBatch], table: str) -> _Chunk | None:
+        """Normalise batches into `table` until it holds a row group's worth of rows, or the input ends.
 
         A transaction holding a full row group is written straight to the database file; smaller ones go
-        through the write-ahead log and are written twice. `max_bytes` bounds memory for very long lines.
+        through the write-ahead log and are written twice.
         """
         rows = size = lines = 0
         rejected: list[pa.Table] = []
-        for batch in batches:
-            self.worker.register("batch_lines", pa.Table.from_batches(_split_for_threads(batch), schema=NATIVE_LINES))
+        while rows < self.CHUNK_ROWS and size < self.CHUNK_BYTES and not self.stop.is_set():
+            group = _take(batches, self.CHUNK_ROWS - rows, min(self.STATEMENT_BYTES, self.CHUNK_BYTES - size))
+            if not group:
+                break
+            self.worker.register(
+                "batch_lines", pa.Table.from_batches([p for b in group for p in _split_for_threads(b)], NATIVE_LINES)
+            )
             into = f"INSERT INTO {table} " if rejected else f"CREATE TABLE {table} AS "
             self.worker.execute(
                 into + normalise_sql("(SELECT * FROM batch_lines WHERE reject_reason IS NULL)", self.dialect)
             )
             rejected.append(_rejected(self.worker, table))
             self.worker.unregister("batch_lines")
-            rows, size, lines = rows + batch.num_rows, size + batch.nbytes, lines + _count_lines(batch)
-            if rows >= max_rows or size >= max_bytes or self.stop.is_set():
-                break
+            rows += sum(b.num_rows for b in group)
+            size += sum(b.nbytes for b in group)
+            lines += sum(_count_lines(b) for b in group)
         if not rejected:  # no batch left
             return None
         candidates = self.worker.scalar(f"SELECT count(*) FROM {table} WHERE reject_reason IS NULL") or 0
         return _Chunk(table, lines, int(candidates), pa.concat_tables(rejected), group_enrichment(self.worker, table))
+
+
+def _take(batches: Iterator[pa.RecordBatch], max_rows: int, max_bytes: int) -> list[pa.RecordBatch]:
+    """The next batches, up to about `max_rows` rows or `max_bytes` bytes (at least one batch if any is left)."""
+    group: list[pa.RecordBatch] = []
+    rows = size = 0
+    while rows < max_rows and size < max_bytes and (batch := next(batches, None)) is not None:
+        group.append(batch)
+        rows += batch.num_rows
+        size += batch.nbytes
+    return group
 
 
 def _ingest_accounts(
