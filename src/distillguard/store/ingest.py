@@ -201,7 +201,7 @@ class _Stager:
     """
 
     SCHEMA = "ingest_stage"
-    CHUNK_ROWS = 131_072  # about one storage row group (122,880 rows in DuckDB)
+    CHUNK_ROWS = 122_880  # one storage row group in DuckDB
     CHUNK_BYTES = 512 << 20  # of input lines: bounds memory for very long lines
     STATEMENT_BYTES = 256 << 20  # of input lines per normalising statement (planning one costs ~30 ms)
 
@@ -224,22 +224,24 @@ class _Stager:
     def chunks(self, batches: Iterator[pa.RecordBatch]) -> Iterator[_Chunk]:
         """Staged chunks in file order; each one's table is dropped once the caller asks for the next."""
         names = (f"{self.SCHEMA}.staged_{i}" for i in itertools.count())
-        pending = self.pool.submit(self._stage, batches, next(names))
+        lines = _Lines(batches)
+        pending = self.pool.submit(self._stage, lines, next(names))
         while (chunk := pending.result()) is not None:
-            pending = self.pool.submit(self._stage, batches, next(names))
+            pending = self.pool.submit(self._stage, lines, next(names))
             yield chunk
             self.db.execute(f"DROP TABLE {chunk.table}")
 
-    def _stage(self, batches: Iterator[pa.RecordBatch], table: str) -> _Chunk | None:
-        """Normalise batches into `table` until it holds a row group's worth of rows, or the input ends.
+    def _stage(self, lines: _Lines, table: str) -> _Chunk | None:
+        """Normalise lines into `table` until it holds a row group's worth of rows, or the input ends.
 
-        A transaction holding a full row group is written straight to the database file; smaller ones go
-        through the write-ahead log and are written twice.
+        A transaction holding a full row group is written straight to the database file; a smaller one goes
+        through the write-ahead log and is written twice, and one ending in a part-filled row group leaves it
+        to be merged with the next one and compressed again at the checkpoint.
         """
-        rows = size = lines = 0
+        rows = size = lines_read = 0
         rejected: list[pa.Table] = []
         while rows < self.CHUNK_ROWS and size < self.CHUNK_BYTES and not self.stop.is_set():
-            group = _take(batches, self.CHUNK_ROWS - rows, min(self.STATEMENT_BYTES, self.CHUNK_BYTES - size))
+            group = lines.take(self.CHUNK_ROWS - rows, min(self.STATEMENT_BYTES, self.CHUNK_BYTES - size))
             if not group:
                 break
             self.worker.register(
@@ -253,22 +255,47 @@ class _Stager:
             self.worker.unregister("batch_lines")
             rows += sum(b.num_rows for b in group)
             size += sum(b.nbytes for b in group)
-            lines += sum(_count_lines(b) for b in group)
+            lines_read += sum(_count_lines(b) for b in group)
         if not rejected:  # no batch left
             return None
         candidates = self.worker.scalar(f"SELECT count(*) FROM {table} WHERE reject_reason IS NULL") or 0
-        return _Chunk(table, lines, int(candidates), pa.concat_tables(rejected), group_enrichment(self.worker, table))
+        return _Chunk(
+            table, lines_read, int(candidates), pa.concat_tables(rejected), group_enrichment(self.worker, table)
+        )
 
 
-def _take(batches: Iterator[pa.RecordBatch], max_rows: int, max_bytes: int) -> list[pa.RecordBatch]:
-    """The next batches, up to about `max_rows` rows or `max_bytes` bytes (at least one batch if any is left)."""
-    group: list[pa.RecordBatch] = []
-    rows = size = 0
-    while rows < max_rows and size < max_bytes and (batch := next(batches, None)) is not None:
-        group.append(batch)
-        rows += batch.num_rows
-        size += batch.nbytes
-    return group
+class _Lines:
+    """Batches of lines in file order, taken a number of rows at a time: a batch that would overrun a take is
+    cut at a line boundary and its rest starts the next take, so chunks fill whole row groups exactly."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self.batches = batches
+        self.rest: pa.RecordBatch | None = None
+
+    def take(self, max_rows: int, max_bytes: int) -> list[pa.RecordBatch]:
+        """The next batches, up to `max_rows` rows (more only to finish a line) or about `max_bytes` bytes."""
+        group: list[pa.RecordBatch] = []
+        rows = size = 0
+        while rows < max_rows and size < max_bytes:
+            batch, self.rest = self.rest if self.rest is not None else next(self.batches, None), None
+            if batch is None:
+                break
+            if rows + batch.num_rows > max_rows:
+                batch, self.rest = _cut(batch, max_rows - rows)
+            group.append(batch)
+            rows += batch.num_rows
+            size += batch.nbytes
+        return group
+
+
+def _cut(batch: pa.RecordBatch, rows: int) -> tuple[pa.RecordBatch, pa.RecordBatch | None]:
+    """`batch` split after `rows` rows, or after the end of the line holding row `rows` (OTLP lines hold many
+    requests, and a line is counted and quarantined within one chunk)."""
+    line_nos = batch.column("line_no").to_numpy()
+    cut = rows
+    while cut < len(line_nos) and line_nos[cut] == line_nos[cut - 1]:
+        cut += 1
+    return (batch.slice(0, cut), batch.slice(cut)) if cut < len(line_nos) else (batch, None)
 
 
 def _ingest_accounts(
