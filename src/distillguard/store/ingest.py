@@ -203,7 +203,7 @@ class _Stager:
     SCHEMA = "ingest_stage"
     CHUNK_ROWS = 122_880  # one storage row group in DuckDB
     CHUNK_BYTES = 512 << 20  # of input lines: bounds memory for very long lines
-    STATEMENT_BYTES = 256 << 20  # of input lines per normalising statement (planning one costs ~30 ms)
+    STATEMENT_BYTES = 128 << 20  # of input lines per normalising statement (planning one costs ~30 ms)
 
     def __init__(self, db: DatabaseAPI, dialect: str | None) -> None:
         self.db, self.dialect = db, dialect
