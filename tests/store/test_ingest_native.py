@@ -179,6 +179,25 @@ def test_content_as_string_and_as_text_blocks(tmp_path: Path) -> None:
     assert e["user_turns"] == 2
 
 
+@pytest.mark.parametrize(
+    "text", ['[{"type":"text","text":"not a block"}]', "[1, 2]", "42", "true", '{"a": 1}', '"quoted"', "null"]
+)
+def test_a_string_content_that_reads_as_json_stays_that_text(tmp_path: Path, text: str) -> None:
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "a real block"}]},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": text},
+    ]
+    e = ingest_one(tmp_path, record(request={"messages": messages}))
+    assert (e["first_user_message"], e["last_user_message"]) == ("a real block", text)
+
+
+def test_non_string_non_list_contents_have_no_text(tmp_path: Path) -> None:
+    messages = [{"role": "user", "content": c} for c in (42, {"text": "x"}, None, True)]
+    e = ingest_one(tmp_path, record(request={"messages": [*messages, {"role": "user", "content": "last"}]}))
+    assert (e["first_user_message"], e["last_user_message"], e["user_turns"]) == ("last", None, 1)
+
+
 def test_anthropic_tool_use_and_tool_result_blocks(tmp_path: Path) -> None:
     tools = [
         {"name": "get_weather", "description": "Weather", "input_schema": {"type": "object"}},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +20,19 @@ class DuckDBAPI(DatabaseAPI):
         self.path = str(path)
         # A bounded buffer pool keeps peak memory flat on any input size; DuckDB spills beyond it.
         self.con = duckdb.connect(self.path, read_only=read_only, config={"memory_limit": memory_limit})
+        self._configure()
+
+    def _configure(self) -> None:
+        """Session settings, which each connection holds for itself."""
         self.con.execute("SET enable_progress_bar = false")  # our own progress bars own the terminal
         # Timestamps are stored as naive UTC; pin the session zone so casts never depend on the host.
         self.con.execute("SET TimeZone = 'UTC'")
+
+    def cursor(self) -> DuckDBAPI:
+        sibling = copy.copy(self)
+        sibling.con = self.con.cursor()
+        sibling._configure()
+        return sibling
 
     def _execute(self, sql: str) -> int | None:
         rel = self.con.execute(sql)

@@ -1,18 +1,21 @@
 """Ingest: log files → `events` (and accounts files → `accounts`), bad lines → `quarantine`.
 
-Per batch of lines, in one transaction: normalise with SQL, quarantine what was rejected, classify addresses
-and user agents not seen before, and insert events whose `request_id` is not stored yet. A batch is all or
-nothing, so a run killed at any point and run again ends with exactly the rows of one clean run.
+Lines are normalised with SQL into a staged chunk of about one storage row group (on a second connection, one
+chunk ahead); then, per chunk and in one transaction: quarantine what was rejected and insert events whose
+`request_id` is not stored yet, with their addresses and user agents classified. A chunk is all or nothing, so
+a run killed at any point and run again ends with exactly the rows of one clean run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import queue
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +29,7 @@ from distillguard.formats.accounts_sql import accounts_sql
 from distillguard.formats.native_sql import normalise_sql
 from distillguard.formats.readers import NATIVE_LINES, read_native_lines
 from distillguard.formats.registry import NATIVE_FORMATS, detect_format
-from distillguard.store.enrich import register_group_enrichment, unregister_group_enrichment
+from distillguard.store.enrich import group_enrichment
 from distillguard.store.schema import create_tables
 
 # Told (file, bytes of the file consumed since the last call) as a file is read.
@@ -133,32 +136,27 @@ def _ingest_events(
         return fs
     dialect = concrete if concrete in ("openai", "anthropic") else None
     source = sql_literal(fs.path)
-    for group in _grouped(_batches(path, concrete, max_line_bytes, progress)):
-        fs.lines_read += sum(_count_lines(b) for b in group)
-        db.register(
-            "batch_lines",
-            pa.Table.from_batches([piece for b in group for piece in _split_for_threads(b)], schema=NATIVE_LINES),
-        )
-        db.execute(
-            "CREATE OR REPLACE TEMP TABLE staged AS "
-            + normalise_sql("(SELECT * FROM batch_lines WHERE reject_reason IS NULL)", dialect)
-        )
-        with db.transaction():
-            fs.quarantined += _quarantine(db, source, concrete, summary)
-            register_group_enrichment(db, "staged")
-            candidates = db.scalar("SELECT count(*) FROM staged WHERE reject_reason IS NULL") or 0
-            added = (
-                db.execute(
-                    _INSERT_EVENTS.format(source=source, fmt=sql_literal(concrete), run=sql_literal(summary.run_id))
-                )
-                or 0
-            )
-        fs.events_added += added
-        fs.duplicates_skipped += int(candidates) - added
-        db.unregister("batch_lines")
-        unregister_group_enrichment(db)
-    db.execute("DROP TABLE IF EXISTS staged")
+    with _Stager(db, dialect) as stager:
+        for chunk in stager.chunks(_batches(path, concrete, max_line_bytes, progress)):
+            _write_chunk(db, chunk, fs, summary, source)
     return fs
+
+
+def _write_chunk(db: DatabaseAPI, chunk: _Chunk, fs: FileSummary, summary: IngestSummary, source: str) -> None:
+    """Quarantine and insert one staged chunk in one transaction."""
+    fs.lines_read += chunk.lines_read
+    insert = _INSERT_EVENTS.format(
+        staged=chunk.table, source=source, fmt=sql_literal(fs.format), run=sql_literal(summary.run_id)
+    )
+    with db.transaction():
+        fs.quarantined += _quarantine(db, chunk.rejected, source, fs.format, summary)
+        for name, table in chunk.enrichment.items():
+            db.register(name, table)
+        added = db.execute(insert) or 0
+    for name in chunk.enrichment:
+        db.unregister(name)
+    fs.events_added += added
+    fs.duplicates_skipped += chunk.candidates - added
 
 
 # The dedupe window runs over a narrow projection (id and position only): windowing the wide rows would
@@ -167,18 +165,137 @@ _INSERT_EVENTS = """
 INSERT INTO events BY NAME
 WITH keep AS (
   SELECT line_no, item FROM (
-    SELECT request_id, line_no, item FROM staged WHERE reject_reason IS NULL
+    SELECT request_id, line_no, item FROM {staged} WHERE reject_reason IS NULL
     QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY line_no, item) = 1) k
   WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.request_id = k.request_id)
 )
 SELECT s.* EXCLUDE (line_no, item, reject_reason), s.line_no AS source_line,
        ip.ip_version, ip.ip_prefix, ip.ip_class, ip.ip_provider, ua.ua_family, ua.ua_sdk,
        {fmt} AS source_format, {source} AS source_file, {run} AS ingest_run_id
-FROM staged s
+FROM {staged} s
 JOIN keep USING (line_no, item)
 LEFT JOIN group_ips ip ON ip.client_ip = s.client_ip
 LEFT JOIN group_uas ua ON ua.user_agent = s.user_agent
 """
+
+
+@dataclass
+class _Chunk:
+    """Normalised lines for one transaction, staged in `table` with what the transaction needs besides."""
+
+    table: str
+    lines_read: int
+    candidates: int  # good rows, before dropping duplicates
+    rejected: pa.Table  # rows for the quarantine, reasons explained
+    enrichment: dict[str, pa.Table]
+
+
+class _Stager:
+    """Normalises the next chunk of lines on a second connection and thread while the caller inserts this one.
+
+    Normalising (JSON parsing, parallel in DuckDB) and inserting (the dedupe join and compressing the new row
+    group, one core) then keep both cores busy instead of taking turns. Staged chunks live in an in-memory
+    database that both connections see, inside DuckDB's bounded buffer pool; at most two exist at a time.
+    Only the caller writes to the store, one chunk per transaction, in file order, so deduplication and
+    kill-and-rerun behave as with a single connection.
+    """
+
+    SCHEMA = "ingest_stage"
+    CHUNK_ROWS = 122_880  # one storage row group in DuckDB
+    CHUNK_BYTES = 512 << 20  # of input lines: bounds memory for very long lines
+    STATEMENT_BYTES = 128 << 20  # of input lines per normalising statement (planning one costs ~30 ms)
+
+    def __init__(self, db: DatabaseAPI, dialect: str | None) -> None:
+        self.db, self.dialect = db, dialect
+        self.stop = threading.Event()
+
+    def __enter__(self) -> _Stager:
+        self.db.execute(f"DETACH DATABASE IF EXISTS {self.SCHEMA}; ATTACH ':memory:' AS {self.SCHEMA}")
+        self.worker = self.db.cursor()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="distillguard-normalise")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.worker.close()
+        self.db.execute(f"DETACH DATABASE {self.SCHEMA}")
+
+    def chunks(self, batches: Iterator[pa.RecordBatch]) -> Iterator[_Chunk]:
+        """Staged chunks in file order; each one's table is dropped once the caller asks for the next."""
+        names = (f"{self.SCHEMA}.staged_{i}" for i in itertools.count())
+        lines = _Lines(batches)
+        pending = self.pool.submit(self._stage, lines, next(names))
+        while (chunk := pending.result()) is not None:
+            pending = self.pool.submit(self._stage, lines, next(names))
+            yield chunk
+            self.db.execute(f"DROP TABLE {chunk.table}")
+
+    def _stage(self, lines: _Lines, table: str) -> _Chunk | None:
+        """Normalise lines into `table` until it holds a row group's worth of rows, or the input ends.
+
+        A transaction holding a full row group is written straight to the database file; a smaller one goes
+        through the write-ahead log and is written twice, and one ending in a part-filled row group leaves it
+        to be merged with the next one and compressed again at the checkpoint.
+        """
+        rows = size = lines_read = 0
+        rejected: list[pa.Table] = []
+        while rows < self.CHUNK_ROWS and size < self.CHUNK_BYTES and not self.stop.is_set():
+            group = lines.take(self.CHUNK_ROWS - rows, min(self.STATEMENT_BYTES, self.CHUNK_BYTES - size))
+            if not group:
+                break
+            self.worker.register(
+                "batch_lines", pa.Table.from_batches([p for b in group for p in _split_for_threads(b)], NATIVE_LINES)
+            )
+            into = f"INSERT INTO {table} " if rejected else f"CREATE TABLE {table} AS "
+            self.worker.execute(
+                into + normalise_sql("(SELECT * FROM batch_lines WHERE reject_reason IS NULL)", self.dialect)
+            )
+            rejected.append(_rejected(self.worker, table))
+            self.worker.unregister("batch_lines")
+            rows += sum(b.num_rows for b in group)
+            size += sum(b.nbytes for b in group)
+            lines_read += sum(_count_lines(b) for b in group)
+        if not rejected:  # no batch left
+            return None
+        candidates = self.worker.scalar(f"SELECT count(*) FROM {table} WHERE reject_reason IS NULL") or 0
+        return _Chunk(
+            table, lines_read, int(candidates), pa.concat_tables(rejected), group_enrichment(self.worker, table)
+        )
+
+
+class _Lines:
+    """Batches of lines in file order, taken a number of rows at a time: a batch that would overrun a take is
+    cut at a line boundary and its rest starts the next take, so chunks fill whole row groups exactly."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self.batches = batches
+        self.rest: pa.RecordBatch | None = None
+
+    def take(self, max_rows: int, max_bytes: int) -> list[pa.RecordBatch]:
+        """The next batches, up to `max_rows` rows (more only to finish a line) or about `max_bytes` bytes."""
+        group: list[pa.RecordBatch] = []
+        rows = size = 0
+        while rows < max_rows and size < max_bytes:
+            batch, self.rest = self.rest if self.rest is not None else next(self.batches, None), None
+            if batch is None:
+                break
+            if rows + batch.num_rows > max_rows:
+                batch, self.rest = _cut(batch, max_rows - rows)
+            group.append(batch)
+            rows += batch.num_rows
+            size += batch.nbytes
+        return group
+
+
+def _cut(batch: pa.RecordBatch, rows: int) -> tuple[pa.RecordBatch, pa.RecordBatch | None]:
+    """`batch` split after `rows` rows, or after the end of the line holding row `rows` (OTLP lines hold many
+    requests, and a line is counted and quarantined within one chunk)."""
+    line_nos = batch.column("line_no").to_numpy()
+    cut = rows
+    while cut < len(line_nos) and line_nos[cut] == line_nos[cut - 1]:
+        cut += 1
+    return (batch.slice(0, cut), batch.slice(cut)) if cut < len(line_nos) else (batch, None)
 
 
 def _ingest_accounts(
@@ -197,7 +314,7 @@ def _ingest_accounts(
             "SELECT *, 0 AS item FROM (" + accounts_sql("(SELECT * FROM batch_lines WHERE reject_reason IS NULL)") + ")"
         )
         with db.transaction():
-            fs.quarantined += _quarantine(db, source, "accounts", summary)
+            fs.quarantined += _quarantine(db, _rejected(db, "staged"), source, "accounts", summary)
             db.execute("""
                 CREATE OR REPLACE TEMP TABLE staged_accounts AS
                 SELECT * EXCLUDE (line_no, item, reject_reason), line_no AS source_line FROM staged
@@ -258,27 +375,6 @@ def _prefetched(items: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.
                 box.get(timeout=0.05)
 
 
-def _grouped(
-    batches: Iterable[pa.RecordBatch], max_rows: int = 131_072, max_bytes: int = 256 << 20
-) -> Iterator[list[pa.RecordBatch]]:
-    """Batches gathered into transactions of about one storage row group (122,880 rows in DuckDB).
-
-    Small transactions go through the write-ahead log and are written twice; a transaction holding a full
-    row group is written straight to the database file. `max_bytes` bounds memory for very long lines.
-    """
-    group: list[pa.RecordBatch] = []
-    rows = size = 0
-    for batch in batches:
-        group.append(batch)
-        rows += batch.num_rows
-        size += batch.nbytes
-        if rows >= max_rows or size >= max_bytes:
-            yield group
-            group, rows, size = [], 0, 0
-    if group:
-        yield group
-
-
 def _count_lines(batch: pa.RecordBatch) -> int:
     """Input lines in a batch (a line holding several requests counts once)."""
     return len(pc.unique(batch.column("line_no")))
@@ -289,21 +385,28 @@ def _split_for_threads(batch: pa.RecordBatch, rows: int = 4096) -> list[pa.Recor
     return [batch.slice(i, rows) for i in range(0, batch.num_rows, rows)] or [batch]
 
 
-def _quarantine(db: DatabaseAPI, source: str, fmt: str, summary: IngestSummary) -> int:
-    """Move rejected rows of `staged` and `batch_lines` into `quarantine`, with detailed reasons."""
-    rejected = db.query("""
+def _rejected(db: DatabaseAPI, staged: str) -> pa.Table:
+    """Rows of `batch_lines` rejected by the reader or by the normalising statement (in `staged`), with detailed
+    reasons and the raw line."""
+    rejected = db.query(f"""
         SELECT b.line_no, b.item, coalesce(b.reject_reason, s.reject_reason) AS reason,
                coalesce(b.raw, encode(left(rtrim(b.line, chr(10) || chr(13)), 65536))) AS raw,
                b.raw_bytes
-        FROM batch_lines b LEFT JOIN staged s ON s.line_no = b.line_no AND s.item = b.item
+        FROM batch_lines b
+        LEFT JOIN (SELECT line_no, item, reject_reason FROM {staged} WHERE reject_reason IS NOT NULL) s
+               ON s.line_no = b.line_no AND s.item = b.item
         WHERE b.reject_reason IS NOT NULL OR s.reject_reason IS NOT NULL""")
-    if rejected.num_rows == 0:
-        return 0
     reasons = [
         _explain_invalid_json(raw) if reason == "invalid JSON" else reason
         for reason, raw in zip(rejected.column("reason").to_pylist(), rejected.column("raw").to_pylist(), strict=True)
     ]
-    rejected = rejected.set_column(2, "reason", pa.array(reasons, pa.string()))
+    return rejected.set_column(2, "reason", pa.array(reasons, pa.string()))
+
+
+def _quarantine(db: DatabaseAPI, rejected: pa.Table, source: str, fmt: str, summary: IngestSummary) -> int:
+    """Insert `rejected` rows into `quarantine` (once: a re-run finds them there already)."""
+    if rejected.num_rows == 0:
+        return 0
     db.register("rejected", rejected)
     db.execute(f"""
         INSERT INTO quarantine BY NAME
@@ -313,7 +416,7 @@ def _quarantine(db: DatabaseAPI, source: str, fmt: str, summary: IngestSummary) 
         WHERE NOT EXISTS (SELECT 1 FROM quarantine q
                           WHERE q.source_file = {source} AND q.line_no = r.line_no AND q.item = r.item)""")
     db.unregister("rejected")
-    summary.quarantine_reasons.update(_reason_kind(r) for r in reasons)
+    summary.quarantine_reasons.update(_reason_kind(r) for r in rejected.column("reason").to_pylist())
     return rejected.num_rows
 
 
