@@ -19,17 +19,9 @@ import stix2
 from stix2 import properties as p
 
 from distillguard.intel.indicators import as_datetime
-from distillguard.intel.model import CampaignIntel, Indicator
+from distillguard.intel.model import TLP_IDS, TLP_LEVELS, CampaignIntel, Indicator
 
 TLP_EXTENSION = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
-TLP_IDS = {  # OASIS cti-stix-common-objects, TLP 2.0 marking definitions
-    "clear": "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
-    "green": "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
-    "amber": "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
-    "amber+strict": "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
-    "red": "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
-}
-TLP_LEVELS = tuple(TLP_IDS)
 MAX_COUNT = 999_999_999  # STIX Sighting.count maximum
 _PATTERNS = {
     "ipv4-addr": "[ipv4-addr:value = '{}']",
