@@ -21,7 +21,9 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
     return head, await reader.readexactly(length)
 
 
-def run(handler: Handler, test: Callable[[Upstream, dict], Awaitable[None]], timeout: float = 5.0) -> dict:
+def run(
+    handler: Handler, test: Callable[[Upstream, dict], Awaitable[None]], timeout: float = 5.0, host: str = "127.0.0.1"
+) -> dict:
     """Start a server with `handler` per connection, run `test` with a client pool to it; the server's notes."""
     notes: dict = {"connections": 0, "requests": []}
 
@@ -37,7 +39,7 @@ def run(handler: Handler, test: Callable[[Upstream, dict], Awaitable[None]], tim
 
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        upstream = Upstream(f"http://127.0.0.1:{port}/base", connections=2, timeout=timeout)
+        upstream = Upstream(f"http://{host}:{port}/base", connections=2, timeout=timeout)
         await upstream.start()
         try:
             await test(upstream, notes)
@@ -79,6 +81,20 @@ def test_length_framed_answers_reuse_one_connection_and_forward_headers_and_body
     head, body = server.requests[0]  # type: ignore[attr-defined]
     assert head.startswith(b"POST /base/v1/x?a=%20 HTTP/1.1\r\n") and b"authorization: Bearer k\r\n" in head
     assert b"host: 127.0.0.1:" in head.lower() and body == b"hello"
+
+
+def test_cookies_one_client_was_given_never_reach_another_clients_request() -> None:
+    server = keep_alive(b"HTTP/1.1 200 OK\r\nSet-Cookie: session=alice-secret; Path=/\r\nContent-Length: 2\r\n\r\nok")
+
+    async def test(upstream: Upstream, notes: dict) -> None:
+        for who in (b"alice", b"bob"):
+            r = await upstream.send("POST", b"/v1/x", [(b"authorization", b"Bearer " + who)], b"{}")
+            assert (b"set-cookie", b"session=alice-secret; Path=/") in r.headers  # passed back to its client
+            await r.read()
+
+    run(server, test, host="localhost")  # a host name: cookie jars refuse cookies from bare addresses
+    bob = server.requests[1][0]  # type: ignore[attr-defined]
+    assert b"Bearer bob" in bob and b"alice-secret" not in bob
 
 
 def test_chunked_answer_streams_chunk_by_chunk() -> None:

@@ -79,8 +79,14 @@ class Upstream:
         tls = ssl.create_default_context() if self.base_url.startswith("https:") else False
         connector = aiohttp.TCPConnector(limit=self.connections, ttl_dns_cache=300, ssl=tls)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=self.timeout)
+        # No cookie jar: the session is shared by every client of the gateway, and a jar would hand the cookies
+        # the upstream set for one client to the next one's requests (Set-Cookie still reaches its own client).
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=timeout, auto_decompress=False, skip_auto_headers=("User-Agent",)
+            connector=connector,
+            timeout=timeout,
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent",),
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def close(self) -> None:
