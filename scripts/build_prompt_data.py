@@ -56,9 +56,7 @@ def build(src: Path, out: Path) -> list[dict]:
             continue
         path = src / rel
         group, name = path.parent.name, path.name.removesuffix(".jsonl")
-        payload = b"".join(
-            orjson.dumps(_compact(r), option=orjson.OPT_SORT_KEYS) + b"\n" for r in _rows(path)
-        )
+        payload = b"".join(orjson.dumps(_compact(r), option=orjson.OPT_SORT_KEYS) + b"\n" for r in _rows(path))
         blob = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=0).compress(payload)
         (out / f"{name}.jsonl.zst").write_bytes(blob)
         shipped.append(

@@ -39,9 +39,21 @@ DETECTIONS = [
 def write_truth(path: Path, rows: list[tuple]) -> Path:
     with open(path, "wb") as f:
         for a, role, camp, ev, cr, tot, first in rows:
-            f.write(orjson.dumps({"account_id": a, "campaign_id": camp, "actor": camp and f"actor-{camp}",
-                                  "role": role, "evasion": ev, "campaign_requests": cr, "total_requests": tot,
-                                  "first_request_at": first}) + b"\n")
+            f.write(
+                orjson.dumps(
+                    {
+                        "account_id": a,
+                        "campaign_id": camp,
+                        "actor": camp and f"actor-{camp}",
+                        "role": role,
+                        "evasion": ev,
+                        "campaign_requests": cr,
+                        "total_requests": tot,
+                        "first_request_at": first,
+                    }
+                )
+                + b"\n"
+            )
     return path
 
 
@@ -49,8 +61,10 @@ def write_detections(directory: Path, rows: list[tuple], first_flagged: bool = T
     directory.mkdir(exist_ok=True)
     with open(directory / "accounts.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["account_id", "score", "flagged", "campaign_id", "top_reasons"]
-                   + (["first_flagged_at"] if first_flagged else []))
+        w.writerow(
+            ["account_id", "score", "flagged", "campaign_id", "top_reasons"]
+            + (["first_flagged_at"] if first_flagged else [])
+        )
         for a, score, flagged, cluster, first in rows:
             w.writerow([a, score, flagged, cluster, "reason"] + ([first] if first_flagged else []))
     return directory
@@ -127,16 +141,27 @@ def test_without_first_flag_column(tmp_path: Path) -> None:
 
 
 def test_unmatched_campaign_and_tie_break(tmp_path: Path) -> None:
-    truth = write_truth(tmp_path / "t.jsonl", [
-        ("a1", "campaign", "X", [], 1, 1, None), ("a2", "campaign", "X", [], 1, 1, None),
-        ("b1", "campaign", "Y", [], 1, 1, None), ("n1", "benign", None, [], 0, 1, None),
-        ("n2", "benign", None, [], 0, 1, None),
-    ])
-    det = write_detections(tmp_path / "d", [
-        # X overlaps K1 and K2 once each; K2 is smaller, so it is X's best match
-        ("a1", 1, "true", "K1", ""), ("n1", 1, "true", "K1", ""), ("n2", 1, "true", "K1", ""),
-        ("a2", 1, "true", "K2", ""), ("b1", 0, "false", "", ""),
-    ])
+    truth = write_truth(
+        tmp_path / "t.jsonl",
+        [
+            ("a1", "campaign", "X", [], 1, 1, None),
+            ("a2", "campaign", "X", [], 1, 1, None),
+            ("b1", "campaign", "Y", [], 1, 1, None),
+            ("n1", "benign", None, [], 0, 1, None),
+            ("n2", "benign", None, [], 0, 1, None),
+        ],
+    )
+    det = write_detections(
+        tmp_path / "d",
+        [
+            # X overlaps K1 and K2 once each; K2 is smaller, so it is X's best match
+            ("a1", 1, "true", "K1", ""),
+            ("n1", 1, "true", "K1", ""),
+            ("n2", 1, "true", "K1", ""),
+            ("a2", 1, "true", "K2", ""),
+            ("b1", 0, "false", "", ""),
+        ],
+    )
     r = evaluate(truth, det)
     by = {c["campaign_id"]: c for c in r.by_campaign}
     assert by["X"]["best_cluster"] == "K2" and by["X"]["purity"] == 1.0 and by["X"]["completeness"] == 0.5
@@ -156,8 +181,14 @@ def test_nothing_flagged_gives_null_precision(tmp_path: Path) -> None:
 
 def test_json_has_contract_keys(case: tuple[Path, Path]) -> None:
     out = orjson.loads(orjson.dumps(evaluate(*case).to_json()))
-    for key in ("account_recall", "account_precision", "benign_fpr", "request_recall", "campaign_purity",
-                "campaigns_found"):
+    for key in (
+        "account_recall",
+        "account_precision",
+        "benign_fpr",
+        "request_recall",
+        "campaign_purity",
+        "campaigns_found",
+    ):
         assert key in out
 
 
@@ -165,8 +196,9 @@ def test_db_table(tmp_path: Path, case: tuple[Path, Path]) -> None:
     truth, det = case
     db = tmp_path / "store.duckdb"
     with duckdb.connect(str(db)) as con:
-        con.execute("CREATE TABLE account_detections AS SELECT * FROM read_csv(?, header = true)",
-                    [str(det / "accounts.csv")])
+        con.execute(
+            "CREATE TABLE account_detections AS SELECT * FROM read_csv(?, header = true)", [str(det / "accounts.csv")]
+        )
     assert evaluate(truth, db=db).to_json() == evaluate(truth, det).to_json()
 
 

@@ -39,10 +39,11 @@ def test_cli_json_and_report(tmp_path: Path) -> None:
     truth = write_truth(tmp_path / "t.jsonl", TRUTH)
     det = write_detections(tmp_path / "d", DETECTIONS)
     report = tmp_path / "r.html"
-    res = CliRunner().invoke(_app(), ["evaluate", "--truth", str(truth), "--detections", str(det), "--json",
-                                      "--report", str(report)])
+    res = CliRunner().invoke(
+        _app(), ["evaluate", "--truth", str(truth), "--detections", str(det), "--json", "--report", str(report)]
+    )
     assert res.exit_code == 0, res.output
-    out = orjson.loads(res.stdout[res.stdout.index("{"):])
+    out = orjson.loads(res.stdout[res.stdout.index("{") :])
     assert out["account_recall"] == 0.6 and out["campaigns_found"] == 2
     assert report.is_file()
 

@@ -18,8 +18,13 @@ T0 = datetime(2026, 2, 2, 0, 0, 0)
 def event(account: str, n: int, **fields: object) -> dict:
     """One event row with sensible defaults; `n` numbers it within the account."""
     return {
-        "request_id": f"{account}-r{n}", "ts": T0 + timedelta(minutes=7 * n), "account_id": account,
-        "source_format": "native", "source_file": "t.jsonl", "source_line": n, "ingest_run_id": "t",
+        "request_id": f"{account}-r{n}",
+        "ts": T0 + timedelta(minutes=7 * n),
+        "account_id": account,
+        "source_format": "native",
+        "source_file": "t.jsonl",
+        "source_line": n,
+        "ingest_run_id": "t",
         **fields,
     }
 

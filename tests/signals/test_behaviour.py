@@ -42,8 +42,9 @@ def test_max_tokens_habit_fires_for_one_large_value_only(store) -> None:  # noqa
 def test_new_model_pivot_measures_the_share_moved_in_the_first_day(store) -> None:  # noqa: ANN001
     release = T0 + timedelta(days=5)
     events = [event("x", n, ts=T0 + timedelta(hours=n), model="m1") for n in range(100)]  # before the release
-    events += [event("x", 1000 + n, ts=release + timedelta(minutes=10 * n), model="m1" if n % 2 else "m2")
-               for n in range(20)]
+    events += [
+        event("x", 1000 + n, ts=release + timedelta(minutes=10 * n), model="m1" if n % 2 else "m2") for n in range(20)
+    ]
     events += [event("y", n, ts=T0 + timedelta(hours=n), model="m1") for n in range(100)]
     events += [event("y", 1000 + n, ts=release + timedelta(minutes=10 * n), model="m1") for n in range(20)]
     values = _values(NewModelPivot().compute(store(events)))

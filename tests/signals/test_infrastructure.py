@@ -13,10 +13,14 @@ def _pairs(table) -> set[tuple[str, str]]:  # noqa: ANN001
 
 
 def test_shared_payment_links_accounts_with_the_same_card_and_explains_it(store) -> None:  # noqa: ANN001
-    ctx = store([], [
-        {"account_id": "a", "payment_fingerprint": "pf1"}, {"account_id": "b", "payment_fingerprint": "pf1"},
-        {"account_id": "c", "payment_fingerprint": "pf2"},
-    ])
+    ctx = store(
+        [],
+        [
+            {"account_id": "a", "payment_fingerprint": "pf1"},
+            {"account_id": "b", "payment_fingerprint": "pf1"},
+            {"account_id": "c", "payment_fingerprint": "pf2"},
+        ],
+    )
     rows = SharedPayment().compute(ctx).to_pylist()
     assert [(r["account_a"], r["account_b"], r["weight"]) for r in rows] == [("a", "b", 1.0)]
     assert "pf1" in rows[0]["detail"]
@@ -34,11 +38,23 @@ def test_shared_address_pool_links_a_cell_but_a_nat_address_alone_does_not(store
 
 def test_signup_burst_needs_the_same_hour_pathway_domain_and_pattern(store) -> None:  # noqa: ANN001
     def account(name: str, minute: int, pattern: str = "aaaa99") -> dict:
-        return {"account_id": name, "created_at": datetime(2026, 1, 5, 3, minute), "account_type": "education",
-                "email_domain": "uni.example", "extra": f'{{"email_pattern": "{pattern}"}}'}
+        return {
+            "account_id": name,
+            "created_at": datetime(2026, 1, 5, 3, minute),
+            "account_type": "education",
+            "email_domain": "uni.example",
+            "extra": f'{{"email_pattern": "{pattern}"}}',
+        }
 
-    ctx = store([], [account("a", 1), account("b", 40), account("c", 2, "aaaaa.aaaa"),
-                     {**account("d", 3), "created_at": datetime(2026, 1, 5, 5, 0)}])
+    ctx = store(
+        [],
+        [
+            account("a", 1),
+            account("b", 40),
+            account("c", 2, "aaaaa.aaaa"),
+            {**account("d", 3), "created_at": datetime(2026, 1, 5, 5, 0)},
+        ],
+    )
     assert _pairs(SignupBurst().compute(ctx)) == {("a", "b")}
 
 

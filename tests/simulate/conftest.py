@@ -49,8 +49,12 @@ class Run:
     def campaign_rows(self, harvest_only: bool = False) -> list[int]:
         """Indexes of campaign accounts' requests (harvest_only: accounts that carry no customer traffic)."""
         t = self.truth
-        return [i for i, r in enumerate(self.logs) if t[r["account_id"]]["role"] == "campaign"
-                and (not harvest_only or t[r["account_id"]]["mixing_ratio"] == 0)]
+        return [
+            i
+            for i, r in enumerate(self.logs)
+            if t[r["account_id"]]["role"] == "campaign"
+            and (not harvest_only or t[r["account_id"]]["mixing_ratio"] == 0)
+        ]
 
     def campaign_logs(self) -> list[dict]:
         return [self.logs[i] for i in self.campaign_rows()]

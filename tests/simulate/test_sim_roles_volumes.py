@@ -80,8 +80,11 @@ def test_campaign_c_moves_half_to_the_new_model_within_a_day(standard: Run) -> N
 
 def test_release_day_enthusiasts_switch_within_hours(standard: Run) -> None:
     role = "hard_negative:release_day_enthusiasts"
-    after = [r["model"] == "frontier-3" for r in standard.logs
-             if standard.truth[r["account_id"]]["role"] == role and _ts(r) >= RELEASE + timedelta(hours=6)]
+    after = [
+        r["model"] == "frontier-3"
+        for r in standard.logs
+        if standard.truth[r["account_id"]]["role"] == role and _ts(r) >= RELEASE + timedelta(hours=6)
+    ]
     assert sum(after) / len(after) > 0.8
 
 

@@ -7,10 +7,33 @@ from collections import Counter
 
 from .conftest import Run
 
-ACCOUNT_FIELDS = ["account_id", "created_at", "account_type", "org_id", "email_domain", "email_hash",
-                  "payment_fingerprint", "country", "verified", "email_pattern"]
-LOG_FIELDS = ["request_id", "timestamp", "account_id", "org_id", "api_key_id", "client_ip", "user_agent",
-              "tls_fingerprint", "model", "endpoint", "request", "response", "status"]
+ACCOUNT_FIELDS = [
+    "account_id",
+    "created_at",
+    "account_type",
+    "org_id",
+    "email_domain",
+    "email_hash",
+    "payment_fingerprint",
+    "country",
+    "verified",
+    "email_pattern",
+]
+LOG_FIELDS = [
+    "request_id",
+    "timestamp",
+    "account_id",
+    "org_id",
+    "api_key_id",
+    "client_ip",
+    "user_agent",
+    "tls_fingerprint",
+    "model",
+    "endpoint",
+    "request",
+    "response",
+    "status",
+]
 
 
 def test_truth_accounts_and_logs_agree(standard: Run) -> None:

@@ -210,7 +210,7 @@ SELECT
     ts,
     r.account_id->>'$' AS account_id,
     {optional_values},
-    coalesce({_opt_value('model', 'VARCHAR')}, {_opt_value('request.model', 'VARCHAR')}) AS model,
+    coalesce({_opt_value("model", "VARCHAR")}, {_opt_value("request.model", "VARCHAR")}) AS model,
     {body_dialect} AS body_dialect,
     nullif(concat_ws(chr(10),
         {_text_of("r.request.system")},

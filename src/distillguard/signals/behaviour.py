@@ -32,7 +32,7 @@ class DailyVolume(_SqlAccountSignal):
     threshold = 200.0
     sql = f"""
         SELECT account_id, count(*) / count(DISTINCT date_trunc('day', ts)) AS value,
-               {first_values('request_id', 'epoch_ms(ts)')} AS evidence,
+               {first_values("request_id", "epoch_ms(ts)")} AS evidence,
                count(*) || ' requests over ' || count(DISTINCT date_trunc('day', ts)) || ' active days' AS detail
         FROM events GROUP BY account_id"""
 
@@ -76,7 +76,7 @@ class OutputInputRatio(_SqlAccountSignal):
     threshold = 3.0
     sql = f"""
         SELECT account_id, sum(output_tokens) / nullif(sum(input_tokens), 0) AS value,
-               {first_values('request_id', '2147483647 - least(output_tokens, 2147483647)')} AS evidence,
+               {first_values("request_id", "2147483647 - least(output_tokens, 2147483647)")} AS evidence,
                sum(output_tokens) || ' output vs ' || sum(input_tokens) || ' input tokens' AS detail
         FROM events WHERE input_tokens IS NOT NULL AND output_tokens IS NOT NULL
         GROUP BY account_id HAVING sum(input_tokens) > 0"""
@@ -131,7 +131,7 @@ class NewModelPivot(_SqlAccountSignal):
                  count(*) FILTER (WHERE e.ts BETWEEN n.released AND n.released + INTERVAL 1 DAY) AS day_after,
                  count(*) FILTER (WHERE e.ts BETWEEN n.released AND n.released + INTERVAL 1 DAY
                                   AND e.model = n.model) AS moved,
-                 {first_values('e.request_id', 'epoch_ms(e.ts)')} FILTER (WHERE e.model = n.model) AS evidence
+                 {first_values("e.request_id", "epoch_ms(e.ts)")} FILTER (WHERE e.model = n.model) AS evidence
           FROM events e CROSS JOIN newest n GROUP BY ALL
         )
         SELECT account_id, max(moved / day_after) AS value, arg_max(evidence, moved / day_after) AS evidence,

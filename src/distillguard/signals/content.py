@@ -52,7 +52,7 @@ def _share_sql(score: str, what: str) -> str:
     return f"""
         SELECT account_id,
                avg(CASE WHEN {score} >= {LABEL_CUTOFF} THEN 1.0 ELSE 0.0 END) AS value,
-               {first_values('request_id', descending(score))} AS evidence,
+               {first_values("request_id", descending(score))} AS evidence,
                count(*) FILTER (WHERE {score} >= {LABEL_CUTOFF}) || ' of ' || count(*) || ' requests {what} ('
                  || '{score} >= {LABEL_CUTOFF}; highest ' || round(max({score}), 2) || ')' AS detail
         FROM request_content GROUP BY account_id HAVING count(*) >= {MIN_REQUESTS}"""
@@ -85,7 +85,7 @@ class CapabilityConcentration(_ContentSignal):
     sql = f"""
         WITH per_capability AS (
           SELECT account_id, capability, count(*) AS n,
-                 {first_values('request_id', descending('capability_score'))} AS evidence
+                 {first_values("request_id", descending("capability_score"))} AS evidence
           FROM request_content GROUP BY account_id, capability
         ),
         ranked AS (

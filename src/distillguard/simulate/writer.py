@@ -125,8 +125,18 @@ def _timestamp(ms: np.ndarray) -> tuple[np.ndarray | bytes, ...]:
     days, inverse = np.unique(day, return_inverse=True)
     dates = np.datetime_as_string(days.astype("datetime64[D]")).astype("S10")
     sec, milli = np.divmod(rem, 1000)
-    return (dates[inverse], b"T", _TWO[sec // 3600], b":", _TWO[sec // 60 % 60], b":", _TWO[sec % 60], b".",
-            _THREE[milli], b"Z")
+    return (
+        dates[inverse],
+        b"T",
+        _TWO[sec // 3600],
+        b":",
+        _TWO[sec // 60 % 60],
+        b":",
+        _TWO[sec % 60],
+        b".",
+        _THREE[milli],
+        b"Z",
+    )
 
 
 def _write_all(fd: int, views: list[memoryview]) -> None:
