@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from distillguard.engines.duckdb_api import DuckDBAPI
@@ -37,7 +38,10 @@ def test_only_an_asn_no_ordinary_customer_used_is_shared_and_it_survives_stix_an
     assert [i.value for i in asns] == [HOSTER_ASN]
     assert asns[0].accounts > 0 and asns[0].requests > 0
     bundle = stix.to_bundle(intel).serialize()
-    assert "[autonomous-system:number = 64500]" in bundle and CLOUD_ASN not in bundle
+    # Patterns, not the raw text: random STIX ids and hashes contain "16509" by chance (a failed substring test
+    # also made pytest diff the whole bundle, which takes tens of minutes).
+    patterns = re.findall(r"\[autonomous-system:number = (\d+)\]", bundle)
+    assert patterns == [HOSTER_ASN]
     for parsed in (stix.parse_bundle(bundle), misp.parse_feed(misp.to_feed(intel))):
         assert [i.value for _, _, i in parsed if i.kind == "autonomous-system"] == [HOSTER_ASN]
 
