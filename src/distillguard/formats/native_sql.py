@@ -35,7 +35,7 @@ _STRUCTURE = """{
   "request_id": "JSON", "timestamp": "JSON", "account_id": "JSON", "org_id": "VARCHAR", "api_key_id": "VARCHAR",
   "client_ip": "VARCHAR", "user_agent": "VARCHAR", "tls_fingerprint": "VARCHAR", "model": "VARCHAR",
   "endpoint": "VARCHAR", "status": "VARCHAR",
-  "request": {"system": "JSON", "messages": [{"role": "VARCHAR", "content": "JSON"}],
+  "request": {"system": "JSON", "messages": [{"role": "VARCHAR", "content": "VARCHAR"}],
               "tools": [{"name": "VARCHAR", "type": "VARCHAR", "function": {"name": "VARCHAR"}}],
               "max_tokens": "VARCHAR", "temperature": "VARCHAR", "stream": "VARCHAR", "model": "VARCHAR"},
   "response": {"text": "VARCHAR", "input_tokens": "VARCHAR", "output_tokens": "VARCHAR", "stop_reason": "VARCHAR",
@@ -44,6 +44,13 @@ _STRUCTURE = """{
 }"""
 
 _IMAGE_TYPES = "('image', 'image_url', 'input_image')"
+_RAW_CONTENTS = '{"request": {"messages": [{"content": "JSON"}]}}'
+_BLOCKS = '[{"type": "VARCHAR", "text": "VARCHAR"}]'
+# A content read as text that could be JSON other than a string: cheap tests first, a parse only for those.
+_LOOKS_LIKE_JSON = (
+    "(left(m.content, 1) IN ('[', '{', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9') "
+    "AND json_valid(m.content)) OR m.content IN ('true', 'false')"
+)
 
 
 def _text_of(expr: str) -> str:
@@ -180,25 +187,31 @@ WITH parsed AS (
     END AS reject_reason
   FROM checked
 ), typed_msgs AS (
-  -- The content's JSON type is looked up once per message: contents are most of the bytes.
-  SELECT *, list_transform(msgs, lambda m: struct_pack(role := m.role, content := m.content,
-                                                       ctype := json_type(m.content))) AS msgs_t
+  -- Contents are most of the bytes, so they come out of the one parse as text: a string as itself, anything
+  -- else as its JSON. Only a content whose text is itself JSON can be either; for a record holding one, the
+  -- contents' JSON is read once more and its first character tells a string from a list of blocks.
+  SELECT *, CASE WHEN list_bool_or(list_transform(msgs, lambda m: {_LOOKS_LIKE_JSON}))
+                 THEN list_transform(json_transform(line, '{_RAW_CONTENTS}').request.messages,
+                                     lambda m: left(m.content, 1))
+            END AS content_starts
   FROM judged
+), blocks AS (
+  SELECT *, list_transform(msgs, lambda m, i: CASE
+              WHEN content_starts[i] = '[' THEN json_transform(m.content, '{_BLOCKS}') END) AS msg_blocks
+  FROM typed_msgs
 ), texts AS (
   SELECT *,
-    list_transform(msgs_t, lambda m: CASE
-      WHEN m.ctype = 'VARCHAR' THEN struct_pack(
-          role := m.role, text := m.content->>'$',
-          images := 0, tool_results := CASE WHEN m.role = 'tool' THEN 1 ELSE 0 END)
-      WHEN m.ctype = 'ARRAY' THEN struct_pack(
-          role := m.role, text := array_to_string(m.content->>'$[*].text', chr(10)),
-          images := len(list_filter(m.content->>'$[*].type', lambda t: t IN {_IMAGE_TYPES})),
+    list_transform(msgs, lambda m, i: CASE
+      WHEN content_starts[i] = '[' THEN struct_pack(
+          role := m.role, text := array_to_string(list_transform(msg_blocks[i], lambda b: b.text), chr(10)),
+          images := len(list_filter(msg_blocks[i], lambda b: b.type IN {_IMAGE_TYPES})),
           tool_results := CASE WHEN m.role = 'tool' THEN 1
-                               ELSE len(list_filter(m.content->>'$[*].type', lambda t: t = 'tool_result')) END)
-      ELSE struct_pack(role := m.role, text := NULL::VARCHAR, images := 0,
-                       tool_results := CASE WHEN m.role = 'tool' THEN 1 ELSE 0 END)
+                               ELSE len(list_filter(msg_blocks[i], lambda b: b.type = 'tool_result')) END)
+      ELSE struct_pack(  -- a string; a number or an object is no text
+          role := m.role, text := CASE WHEN coalesce(content_starts[i], '"') = '"' THEN m.content END,
+          images := 0, tool_results := CASE WHEN m.role = 'tool' THEN 1 ELSE 0 END)
     END) AS mt
-  FROM typed_msgs
+  FROM blocks
 ), user_texts AS (
   SELECT *, list_filter(list_transform(mt, lambda m: CASE WHEN m.role = 'user' THEN m.text END),
                         lambda t: t IS NOT NULL AND t <> '') AS ut
