@@ -225,6 +225,21 @@ def measured(port: int, rate: float, seconds: float, procs: dict[str, subprocess
     return result
 
 
+def pin(gateway: subprocess.Popen, upstream: subprocess.Popen) -> None:
+    """The gateway (with its worker processes and threads) on the last CPU, everything else on the rest: as
+    deployed, where a gateway does not share its cores with its own load generator and upstream."""
+    cpus = sorted(psutil.Process().cpu_affinity())
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs at least 2 CPUs")
+    mine, theirs = cpus[-1:], cpus[:-1]
+    for p in [psutil.Process(gateway.pid), *psutil.Process(gateway.pid).children(recursive=True)]:
+        for thread in p.threads():
+            psutil.Process(thread.id).cpu_affinity(mine)
+    for p in (psutil.Process(upstream.pid), psutil.Process()):
+        for thread in p.threads():
+            psutil.Process(thread.id).cpu_affinity(theirs)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -289,6 +304,11 @@ def main() -> None:
     ap.add_argument("--max-inflight", type=int, default=256)
     ap.add_argument("--workers", type=int, default=1, help="gateway worker processes")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/dg-gateway-bench"))
+    ap.add_argument(
+        "--pin",
+        action="store_true",
+        help="give the gateway the last CPU to itself; the load generator and the stand-in share the others",
+    )
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     logs = args.workdir / "logs"
@@ -333,8 +353,13 @@ def main() -> None:
         wait_port(up_port, upstream)
         wait_port(gw_port, gateway)
         procs = {"upstream": upstream, "gateway": gateway}
+        if args.pin:
+            pin(gateway, upstream)
         warm = uvloop.run(phase(gw_port, 200, 1))  # warm-up (connections, caches)
-        print(f"python {platform.python_version()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
+        print(
+            f"python {platform.python_version()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}"
+            + (", gateway pinned to its own CPU" if args.pin else "")
+        )
         accepted = answered(warm)
         for rate in [float(r) for r in args.rates.split(",")]:
             direct, via = [], []
