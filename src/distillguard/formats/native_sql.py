@@ -1,9 +1,10 @@
 """Native records (DESIGN §3.1) → rows of `events`, in one SQL statement.
 
-Each record is parsed once (`json_transform` into a struct); required fields are checked in order and the
-first failure becomes the quarantine reason; optional fields of the wrong type are dropped with a warning
-rather than costing the whole request. The statement reads a table `{lines}(line_no, item, line)` and yields
-the `events` columns that come from the record itself plus `reject_reason`.
+Each record is parsed for its top-level keys and into a struct (`json_transform`), message contents coming out
+as text; required fields are checked in order and the first failure becomes the quarantine reason; optional
+fields of the wrong type are dropped with a warning rather than costing the whole request. The statement reads
+a table `{lines}(line_no, item, line)` and yields the `events` columns that come from the record itself plus
+`reject_reason`.
 """
 
 from __future__ import annotations
