@@ -77,3 +77,20 @@ def test_per_cell_knobs_cycle_through_one_knob_each() -> None:
 def test_scale_keeps_every_population() -> None:
     assert scaled(22_000, 1.0, 40) == 22_000
     assert scaled(22_000, 0.0001, 40) == 40
+
+
+def test_twin_competitors_are_two_actors_with_one_playbook_and_their_own_wording(runs) -> None:
+    run = runs.get("twin-competitors", scale=0.001)
+    camps = [c for c in get_scenario("twin-competitors").campaigns if c.archetype == "B"]
+    assert len(camps) == 2 and camps[0].actor != camps[1].actor
+    actors = {t["campaign_id"]: t["actor"] for t in run.truth.values() if t["role"] == "campaign"}
+    assert actors["campaign-b"] == "B" and actors["campaign-b2"] == "B2"
+    system = {"campaign-b": set(), "campaign-b2": set()}
+    for i in run.campaign_rows(harvest_only=True):
+        campaign = run.truth[run.logs[i]["account_id"]]["campaign_id"]
+        body = run.body(i)
+        prompt = body.get("system") or next((m["content"] for m in body["messages"] if m["role"] == "system"), None)
+        if campaign in system and prompt:
+            system[campaign].add(str(prompt))
+    assert system["campaign-b"] and system["campaign-b2"]
+    assert not system["campaign-b"] & system["campaign-b2"]  # each its own wording of the shared templates

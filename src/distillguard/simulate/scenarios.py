@@ -146,12 +146,21 @@ _ARTICLE_CAMPAIGNS = (
     CampaignSpec("campaign-c", "C", "C", 23_000, 12_450_000, 200, min_accounts=40),
 )
 
+# Two competitors after the same capability with the same playbook (archetype B), each with its own accounts,
+# proxies and template wording: attribution must report them as two operations, not merge them on content.
+_TWIN_CAMPAIGNS = (
+    CampaignSpec("campaign-a", "A", "A", 600, 600_000, 25),
+    CampaignSpec("campaign-b", "B", "B", 1_400, 3_400_000, 40, min_accounts=16),
+    CampaignSpec("campaign-b2", "B2", "B", 1_400, 3_400_000, 40, min_accounts=16),
+)
+
 SCENARIOS: dict[str, Scenario] = {
     "standard": Scenario("standard", _BENIGN, _HARD_NEGATIVES, _STANDARD_CAMPAIGNS),
     "evasive": Scenario("evasive", _BENIGN, _HARD_NEGATIVES, _STANDARD_CAMPAIGNS, Evasion(knobs=frozenset(KNOBS))),
     "benign-only": Scenario("benign-only", _BENIGN, _HARD_NEGATIVES, ()),
     "article": Scenario("article", _BENIGN, _HARD_NEGATIVES, _ARTICLE_CAMPAIGNS),
     "large-orgs": Scenario("large-orgs", _BENIGN, _HARD_NEGATIVES, (), hard_negative_scale=0.25),
+    "twin-competitors": Scenario("twin-competitors", _BENIGN, _HARD_NEGATIVES, _TWIN_CAMPAIGNS),
     "ablation": Scenario(
         "ablation",
         _BENIGN,
