@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,54 @@ def _in_intervals(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.nda
     return safe, (idx >= 0) & (x <= hi[safe])
 
 
+@dataclass(frozen=True)
+class ParsedAddresses:
+    """Addresses of one string column. ``version`` is 4, 6 or 0 (null or invalid) per row; ``addr4`` holds the
+    IPv4 value (IPv4-mapped IPv6 included) where ``version`` is 4; IPv6 rows are listed with their integers."""
+
+    version: np.ndarray
+    addr4: np.ndarray
+    v6_rows: list[int]
+    v6_ints: list[int]
+    invalid: np.ndarray  # rows with text that is not an address
+
+
+def parse_addresses(ips: Any) -> ParsedAddresses:
+    """Parse a column of addresses: dotted-quad IPv4 with vectorised string kernels, the rest one by one with
+    ``ipaddress`` (callers pass distinct values). Surrounding whitespace is ignored."""
+    raw = as_string_array(ips)
+    n = len(raw)
+    text = pc.utf8_trim_whitespace(raw)
+    present = np.asarray(raw.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    fast = np.asarray(
+        pc.match_substring_regex(text, _IPV4_RE).fill_null(False).to_numpy(zero_copy_only=False), dtype=bool
+    )
+    version = np.zeros(n, dtype=np.int8)
+    addr4 = np.zeros(n, dtype=np.int64)
+    invalid = np.zeros(n, dtype=bool)
+    if fast.any():
+        octets = pc.cast(pc.list_flatten(pc.split_pattern(text.filter(pa.array(fast)), ".")), pa.int64())
+        o = octets.to_numpy().reshape(-1, 4)
+        addr4[fast] = (o[:, 0] << 24) | (o[:, 1] << 16) | (o[:, 2] << 8) | o[:, 3]
+        version[fast] = 4
+    slow = np.flatnonzero(present & ~fast)
+    v6_rows, v6_ints = [], []
+    for i, s in zip(slow.tolist(), text.take(pa.array(slow, pa.int64())).to_pylist(), strict=True):
+        try:
+            addr = ipaddress.ip_address(s)
+        except ValueError:
+            invalid[i] = True
+            continue
+        mapped = addr.ipv4_mapped if addr.version == 6 else addr
+        if mapped is not None:
+            version[i], addr4[i] = 4, int(mapped)
+        else:
+            version[i] = 6
+            v6_rows.append(i)
+            v6_ints.append(int(addr))
+    return ParsedAddresses(version, addr4, v6_rows, v6_ints, invalid)
+
+
 class NetworkClassifier:
     """Vectorised IP classifier over a table of disjoint, labelled IPv4 intervals plus Tor IPv6 exits.
 
@@ -147,39 +196,11 @@ class NetworkClassifier:
         Null input gives nulls in every column; unparsable text gives ip_class "invalid".
         """
         raw = as_string_array(ips)
-        n = len(raw)
-        text = pc.utf8_trim_whitespace(raw)
-        present = np.asarray(raw.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-        fast = np.asarray(
-            pc.match_substring_regex(text, _IPV4_RE).fill_null(False).to_numpy(zero_copy_only=False),
-            dtype=bool,
-        )
-        version = np.zeros(n, dtype=np.int8)
-        addr4 = np.zeros(n, dtype=np.int64)
-        code = np.full(n, -1, dtype=np.int8)
-        provider = np.full(n, -1, dtype=np.int8)
-
-        if fast.any():
-            octets = pc.cast(pc.list_flatten(pc.split_pattern(text.filter(pa.array(fast)), ".")), pa.int64())
-            o = octets.to_numpy().reshape(-1, 4)
-            addr4[fast] = (o[:, 0] << 24) | (o[:, 1] << 16) | (o[:, 2] << 8) | o[:, 3]
-            version[fast] = 4
-
-        slow = np.flatnonzero(present & ~fast)
-        v6_rows, v6_ints = [], []
-        for i, s in zip(slow.tolist(), text.take(pa.array(slow, pa.int64())).to_pylist(), strict=True):
-            try:
-                addr = ipaddress.ip_address(s)
-            except ValueError:
-                code[i] = self._invalid
-                continue
-            mapped = addr.ipv4_mapped if addr.version == 6 else addr
-            if mapped is not None:
-                version[i], addr4[i] = 4, int(mapped)
-            else:
-                version[i] = 6
-                v6_rows.append(i)
-                v6_ints.append(int(addr))
+        parsed = parse_addresses(raw)
+        version, addr4, v6_rows, v6_ints = parsed.version, parsed.addr4, parsed.v6_rows, parsed.v6_ints
+        code = np.full(len(raw), -1, dtype=np.int8)
+        provider = np.full(len(raw), -1, dtype=np.int8)
+        code[parsed.invalid] = self._invalid
 
         is4 = version == 4
         if is4.any():

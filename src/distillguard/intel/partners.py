@@ -9,16 +9,18 @@ Tables:
 - `campaign_evidence`: per campaign, source, actor and kind: how many values matched on how many accounts,
   with a sentence such as "confirmed by partner lab-b: 12 ipv4-addr values on 30 accounts".
 
-Matching: addresses, hosting prefixes, user agents and TLS fingerprints by equality on `events`; e-mail domains
-on `accounts`; keyed hashes by re-hashing our own e-mail and payment fingerprints with our copy of the partner
-key (only indicators made with that key: `key_id` must agree); template fingerprints by MinHash equal-slot share
-against `templates.signature` (same permutations and seed only) at `TEMPLATE_MATCH` or above. User agents, TLS
+Matching: addresses, user agents and TLS fingerprints by equality on `events`; network prefixes by containment
+of our addresses (any length, IPv4 or IPv6); e-mail domains on `accounts`; keyed hashes by re-hashing our own
+e-mail and payment fingerprints with our copy of the partner key (only indicators made with that key: `key_id`
+must agree); template fingerprints by MinHash equal-slot share against `templates.signature` (same permutations
+and seed only) at `TEMPLATE_MATCH` or above. User agents, TLS
 fingerprints and e-mail domains are public or shared values: they count only on an account that a stronger
 indicator of the same source and actor also matches.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from distillguard.engines.base import DatabaseAPI, sql_literal
+from distillguard.enrich.network import parse_addresses
 from distillguard.intel import misp, stix
 from distillguard.intel.indicators import CLIENT_ASN
 from distillguard.intel.model import FAMILY, SUPPORTING, Indicator, key_id, keyed_hash
@@ -104,14 +107,17 @@ def match_intel(db: DatabaseAPI, partner_key: bytes | None = None, threshold: fl
             raise LookupError(f"no {name} table: run `distillguard detect` first")
     db.register("_intel_keyed", _keyed(db, partner_key))
     db.register("_intel_tpl", _template_pairs(db, threshold))
-    event_joins = [("('ipv4-addr', 'ipv6-addr')", "e.client_ip"), ("('ip-prefix')", "e.ip_prefix")]
-    event_joins += [("('autonomous-system')", CLIENT_ASN.format(t="e"))]
+    db.register("_intel_prefix", _prefix_hits(db))
+    event_joins = [("('ipv4-addr', 'ipv6-addr')", "e.client_ip"), ("('autonomous-system')", CLIENT_ASN.format(t="e"))]
     event_joins += [("('user-agent')", "e.user_agent"), ("('tls-fingerprint')", "e.tls_fingerprint")]
     parts = [
         f"""SELECT i.source, i.source_type, i.actor, i.kind, i.value, e.account_id, count(*) AS requests
             FROM intel_indicators i JOIN events e ON {value} = i.value WHERE i.kind IN {kinds} GROUP BY ALL"""
         for kinds, value in event_joins
     ]
+    parts.append("""SELECT i.source, i.source_type, i.actor, i.kind, i.value, e.account_id, count(*)
+        FROM intel_indicators i JOIN _intel_prefix p ON p.value = i.value JOIN events e ON e.client_ip = p.client_ip
+        WHERE i.kind = 'ip-prefix' GROUP BY ALL""")
     parts.append("""SELECT i.source, i.source_type, i.actor, i.kind, i.value, a.account_id, 0
         FROM intel_indicators i JOIN accounts a ON a.email_domain = i.value WHERE i.kind = 'email-domain'""")
     parts.append("""SELECT i.source, i.source_type, i.actor, i.kind, i.value, k.account_id, 0
@@ -145,8 +151,41 @@ def match_intel(db: DatabaseAPI, partner_key: bytes | None = None, threshold: fl
                  || count(DISTINCT account_id) || ' account(s)' AS evidence
         FROM intel_matches WHERE campaign_id IS NOT NULL
         GROUP BY campaign_id, source, source_type, actor, family, kind""")
-    db.unregister("_intel_keyed")
-    db.unregister("_intel_tpl")
+    for name in ("_intel_keyed", "_intel_tpl", "_intel_prefix"):
+        db.unregister(name)
+
+
+def _prefix_hits(db: DatabaseAPI) -> pa.Table:
+    """(value, client_ip): each of our addresses inside a network prefix we were given.
+
+    Containment, not equality with our own /24 and /48 prefixes: partners share /16s, /22s and single hosts as
+    often, and write a prefix as they like ("198.51.100.7/24" is 198.51.100.0/24). Our distinct addresses are
+    parsed once and sorted, so each prefix is two binary searches.
+    """
+    out: dict[str, list] = {"value": [], "client_ip": []}
+    values = db.query("SELECT DISTINCT value FROM intel_indicators WHERE kind = 'ip-prefix'").column("value")
+    nets = []
+    for value in values.to_pylist():
+        try:
+            nets.append((value, ipaddress.ip_network(value.strip(), strict=False)))
+        except ValueError:  # not a prefix: matches nothing
+            continue
+    if nets:
+        ips = db.query("SELECT DISTINCT client_ip FROM events WHERE client_ip IS NOT NULL").column("client_ip")
+        parsed = parse_addresses(ips)
+        names = np.asarray(ips.to_pylist(), dtype=object)
+        is4 = np.flatnonzero(parsed.version == 4)
+        order = is4[np.argsort(parsed.addr4[is4], kind="stable")]
+        sorted4 = parsed.addr4[order]
+        for value, net in nets:
+            lo, hi = int(net.network_address), int(net.broadcast_address)
+            if net.version == 4:
+                rows = order[np.searchsorted(sorted4, lo, "left") : np.searchsorted(sorted4, hi, "right")]
+            else:
+                rows = [r for r, x in zip(parsed.v6_rows, parsed.v6_ints, strict=True) if lo <= x <= hi]
+            out["value"] += [value] * len(rows)
+            out["client_ip"] += names[rows].tolist()
+    return pa.table(out, schema=pa.schema([(k, pa.string()) for k in out]))
 
 
 def _keyed(db: DatabaseAPI, partner_key: bytes | None) -> pa.Table:
