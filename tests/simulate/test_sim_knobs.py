@@ -143,3 +143,23 @@ def test_reseller_mixing_hides_more_harvest_among_customers(base: Run, runs: Run
     ev = SCENARIOS["standard"].evasion
     assert _harvest_share(base, "campaign-c") == pytest.approx(1 - ev.base_mixing, abs=0.04)
     assert _harvest_share(knob(runs, "reseller_mixing"), "campaign-c") == pytest.approx(1 - ev.heavy_mixing, abs=0.05)
+
+
+def _harvest_prompts(run: Run) -> tuple[int, int]:
+    """(harvest requests with a system prompt, harvest requests) of accounts that carry no customer traffic."""
+    rows = run.campaign_rows(harvest_only=True)
+    with_system = 0
+    for i in rows:
+        body = run.body(i)
+        with_system += bool(body.get("system") or any(m["role"] == "system" for m in body["messages"]))
+    return with_system, len(rows)
+
+
+def test_bare_tasks_send_the_tasks_without_system_prompts_or_wrappers(base: Run, runs: Runs) -> None:
+    with_system, total = _harvest_prompts(base)
+    assert with_system > 0.5 * total
+    bare = knob(runs, "bare_tasks")
+    with_system, total = _harvest_prompts(bare)
+    assert total and with_system == 0
+    # and it is not part of `evasive`, which the shipped scorer trains on
+    assert "bare_tasks" not in SCENARIOS["evasive"].evasion.knobs

@@ -21,7 +21,7 @@ import numpy as np
 
 from distillguard.simulate import content, identity, network, templates, timing
 from distillguard.simulate.people import DAY_MS, created_times, pick_clients
-from distillguard.simulate.scenarios import KNOBS, CampaignSpec, Scenario, scaled
+from distillguard.simulate.scenarios import ALL_KNOBS, CampaignSpec, Scenario, scaled
 from distillguard.simulate.world import (
     ACCOUNT_TYPES,
     ADOPT_FAST,
@@ -278,7 +278,7 @@ def _campaign(
             campaign=k,
             cell=i,
             mixing=mixing,
-            knobs=sum(1 << KNOBS.index(x) for x in knobs),
+            knobs=sum(1 << ALL_KNOBS.index(x) for x in knobs),
             adopt=arch.adopt[0],
             adopt_max=arch.adopt[1],
             fixed_mt=int(rng.choice(arch.max_tokens)),
@@ -408,7 +408,9 @@ def _templates(
     wrap = np.full((m, n_fam), -1, dtype=np.int32)
     for f in families:
         j = content.FAMILY_INDEX[f]
-        if "paraphrased_templates" in knobs:
+        if "bare_tasks" in knobs:  # index 0 is "none" in both tables
+            sys[:, j], wrap[:, j] = 0, 0
+        elif "paraphrased_templates" in knobs:
             sys[:, j] = tables.add_systems(stream.take(f, m))  # wrappers stay -1: drawn per request
         else:
             sys[:, j] = tables.add_systems([script[f][cell_no % 2]])[0]

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from distillguard.simulate.engine import SimulationSummary, simulate
-from distillguard.simulate.scenarios import KNOBS, SCENARIOS
+from distillguard.simulate.scenarios import ALL_KNOBS, SCENARIOS
 from distillguard.simulate.writer import FORMATS
 
 console = Console(stderr=True)
@@ -24,7 +24,7 @@ def simulate_command(
     scenario: Annotated[
         str,
         typer.Option(
-            "--scenario", help=f"One of {', '.join(SCENARIOS)}, optionally +knob (knobs: {', '.join(KNOBS)})."
+            "--scenario", help=f"One of {', '.join(SCENARIOS)}, optionally +knob (knobs: {', '.join(ALL_KNOBS)})."
         ),
     ] = "standard",
     scale: Annotated[float, typer.Option("--scale", help="1.0 = 224k accounts, 32M requests, 30 days.")] = 0.01,

@@ -19,7 +19,7 @@ import orjson
 from distillguard.simulate import campaigns, content, identity, population
 from distillguard.simulate.people import p429
 from distillguard.simulate.rows import build_rows
-from distillguard.simulate.scenarios import KNOBS, get_scenario
+from distillguard.simulate.scenarios import ALL_KNOBS, get_scenario
 from distillguard.simulate.world import ACCOUNT_TYPES, Accounts, Block, Book
 from distillguard.simulate.writer import FORMATS, LogWriter, Pipeline, account_ids, org_ids, payment_ids
 
@@ -218,7 +218,7 @@ def _write_truth(
         for i in sorted(range(acc.n), key=ids.__getitem__):
             camp = int(c["campaign"][i])
             spec = specs[camp] if camp >= 0 else None
-            knobs = [k for j, k in enumerate(KNOBS) if c["knobs"][i] >> j & 1]
+            knobs = [k for j, k in enumerate(ALL_KNOBS) if c["knobs"][i] >> j & 1]
             f.write(
                 orjson.dumps(
                     {

@@ -26,6 +26,13 @@ KNOBS = (
     "reseller_mixing",  # the hydra reseller mixes `heavy_mixing` instead of `base_mixing` customer traffic
 )
 
+# Knobs a scenario name may add that are not part of `evasive` (which the shipped scorer trains on): so adding
+# one here leaves every existing scenario, and the scorer's training data, as they were.
+EXTRA_KNOBS = (
+    "bare_tasks",  # the tasks alone: no system prompt, no wrapper, so nothing asks for written-out reasoning
+)
+ALL_KNOBS = (*KNOBS, *EXTRA_KNOBS)  # bit order of an account's knobs in the simulated world
+
 HARD_NEGATIVE_KINDS = (
     "eval_company",
     "coding_agent_platform",
@@ -49,15 +56,15 @@ class Evasion:
     heavy_mixing: float = 0.6
 
     def __post_init__(self) -> None:
-        unknown = set(self.knobs) - set(KNOBS)
+        unknown = set(self.knobs) - set(ALL_KNOBS)
         if unknown:
-            raise ValueError(f"unknown evasion knob(s) {sorted(unknown)}; choose from {', '.join(KNOBS)}")
+            raise ValueError(f"unknown evasion knob(s) {sorted(unknown)}; choose from {', '.join(ALL_KNOBS)}")
         if self.assignment not in ("all", "per_cell"):
             raise ValueError("assignment must be 'all' or 'per_cell'")
 
     def _usable(self, hydra: bool) -> list[str]:
         """Knobs that mean something for a campaign ("reseller_mixing" only through a reseller)."""
-        return [k for k in KNOBS if k in self.knobs and (hydra or k != "reseller_mixing")]
+        return [k for k in ALL_KNOBS if k in self.knobs and (hydra or k != "reseller_mixing")]
 
     def cell_types(self, hydra: bool) -> int:
         """How many different knob settings the cells of one campaign take."""
@@ -178,8 +185,8 @@ def get_scenario(spec: str) -> Scenario:
         raise ValueError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
     scenario = SCENARIOS[name]
     if extra:
-        unknown = set(extra) - set(KNOBS)
+        unknown = set(extra) - set(ALL_KNOBS)
         if unknown:
-            raise ValueError(f"unknown evasion knob(s) {sorted(unknown)}; choose from {', '.join(KNOBS)}")
+            raise ValueError(f"unknown evasion knob(s) {sorted(unknown)}; choose from {', '.join(ALL_KNOBS)}")
         scenario = replace(scenario.with_knobs(frozenset(extra)), name=spec)
     return scenario
