@@ -13,9 +13,9 @@ Matching: addresses, user agents and TLS fingerprints by equality on `events`; n
 of our addresses (any length, IPv4 or IPv6); e-mail domains on `accounts`; keyed hashes by re-hashing our own
 e-mail and payment fingerprints with our copy of the partner key (only indicators made with that key: `key_id`
 must agree); template fingerprints by MinHash equal-slot share against `templates.signature` (same permutations
-and seed only) at `TEMPLATE_MATCH` or above. User agents, TLS
-fingerprints and e-mail domains are public or shared values: they count only on an account that a stronger
-indicator of the same source and actor also matches.
+and seed only) at `TEMPLATE_MATCH` or above. User agents, TLS fingerprints and e-mail domains are public or
+shared values: they count only on an account that a stronger indicator of the same source and actor also
+matches.
 """
 
 from __future__ import annotations
