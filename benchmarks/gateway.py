@@ -1,6 +1,6 @@
 """Latency the gateway adds, and its behaviour under overload, on loopback.
 
-    python benchmarks/gateway.py [--rates 500,2000] [--seconds 5] [--rounds 2] [--overload 10] [--workdir DIR]
+    python benchmarks/gateway.py [--rates 500,2000] [--seconds 5] [--rounds 2] [--overload 10] [--pin] [--workdir DIR]
 
 Starts the stand-in upstream and `distillguard gateway` (each its own process, on 127.0.0.1) over a small real
 store, then drives fixed-rate open-loop arrivals (request i is sent at t0 + i / rate whether or not earlier
@@ -11,6 +11,8 @@ generator's own CPU time per request is printed to show it is not the bottleneck
 "direct to the upstream" and "through the gateway" phases alternately, `--rounds` times, and reports p50/p99
 of each and the difference. Then it offers `--overload` × the highest rate through the gateway and counts
 200s, 429s and errors, stops the gateway (SIGTERM) and checks that the log holds one line per accepted request.
+`--pin` puts the gateway on the last CPU and this process and the stand-in on the others (threads started later
+inherit their creator's CPUs), so the gateway never waits for a core behind its own load generator.
 """
 
 from __future__ import annotations
