@@ -156,9 +156,8 @@ _ARTICLE_CAMPAIGNS = (
 # Two competitors after the same capability with the same playbook (archetype B), each with its own accounts,
 # proxies and template wording: attribution must report them as two operations, not merge them on content.
 _TWIN_CAMPAIGNS = (
-    CampaignSpec("campaign-a", "A", "A", 600, 600_000, 25),
-    CampaignSpec("campaign-b", "B", "B", 1_400, 3_400_000, 40, min_accounts=16),
-    CampaignSpec("campaign-b2", "B2", "B", 1_400, 3_400_000, 40, min_accounts=16),
+    *_STANDARD_CAMPAIGNS[:2],
+    replace(_STANDARD_CAMPAIGNS[1], campaign_id="campaign-b2", actor="B2"),
 )
 
 SCENARIOS: dict[str, Scenario] = {
@@ -184,9 +183,6 @@ def get_scenario(spec: str) -> Scenario:
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
     scenario = SCENARIOS[name]
-    if extra:
-        unknown = set(extra) - set(ALL_KNOBS)
-        if unknown:
-            raise ValueError(f"unknown evasion knob(s) {sorted(unknown)}; choose from {', '.join(ALL_KNOBS)}")
+    if extra:  # Evasion rejects an unknown knob
         scenario = replace(scenario.with_knobs(frozenset(extra)), name=spec)
     return scenario
