@@ -28,7 +28,7 @@ class Store:
                                                            system_template VARCHAR, user_template VARCHAR)""")
         self.db.execute("""CREATE TABLE account_detections (account_id VARCHAR, score DOUBLE, flagged BOOLEAN,
                                                             campaign_id VARCHAR)""")
-        self.db.execute("CREATE TABLE templates (template_id VARCHAR, kind VARCHAR, signature BLOB)")
+        self.db.execute("CREATE TABLE templates (template_id VARCHAR, kind VARCHAR, signature BLOB, framed BOOLEAN)")
         self.n = 0
 
     def accounts(self, names: list[str], mix: dict[str, int], *, client: str, prefix: str, flagged: bool = True):
@@ -53,10 +53,17 @@ class Store:
     def system_prompt(self, names: list[str], template_id: str, signature: np.ndarray) -> None:
         """Every request of `names` uses system template `template_id` (MinHash `signature`)."""
         self.db.execute(
-            f"INSERT INTO templates VALUES ('{template_id}', 'system', from_hex('{signature.tobytes().hex()}'))"
+            f"INSERT INTO templates VALUES ('{template_id}', 'system', from_hex('{signature.tobytes().hex()}'), false)"
         )
         for name in names:
             self.db.execute(f"""INSERT INTO request_templates SELECT request_id, account_id, '{template_id}', NULL
+                                FROM request_content WHERE account_id = '{name}'""")
+
+    def user_prompt(self, names: list[str], template_id: str, *, framed: bool) -> None:
+        """Every request of `names` uses user template `template_id`: a wrapper (`framed`) or one whole prompt."""
+        self.db.execute(f"INSERT INTO templates VALUES ('{template_id}', 'user', ''::BLOB, {framed})")
+        for name in names:
+            self.db.execute(f"""INSERT INTO request_templates SELECT request_id, account_id, NULL, '{template_id}'
                                 FROM request_content WHERE account_id = '{name}'""")
 
     def cell(self, names: list[str], signal: str = "shared_payment") -> None:
@@ -103,6 +110,27 @@ def test_a_key_shared_with_unflagged_accounts_does_not_tie_cells() -> None:
     s.cell(left)
     s.cell(right)
     assert sorted(map(sorted, s.campaigns().values())) == [sorted(left), sorted(right)]
+
+
+def test_a_shared_wrapper_ties_cells_and_a_shared_whole_prompt_does_not() -> None:
+    """Two harvesters sending the same public task set's questions are not one operator; one wrapper is."""
+    for framed in (True, False):
+        s = Store()
+        left, right = names("l", 4), names("r", 4)
+        s.accounts(left, CODING, client="gw/1.2", prefix="10.1.1")
+        s.accounts(right, CODING, client="cli/3", prefix="10.9.9")
+        s.cell(left)
+        s.cell(right)
+        s.user_prompt(left + right, "usr-1", framed=framed)
+        campaigns = sorted(map(sorted, s.campaigns().values()))
+        if framed:
+            assert campaigns == [sorted(left + right)]
+            assert (
+                "user template used only by flagged accounts"
+                in s.db.query("SELECT joined_by FROM campaigns").to_pylist()[0]["joined_by"]
+            )
+        else:
+            assert campaigns == [sorted(left), sorted(right)]
 
 
 def test_operations_with_different_capability_profiles_stay_apart_despite_a_strong_link() -> None:

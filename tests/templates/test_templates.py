@@ -130,9 +130,12 @@ def test_user_prompts_are_reduced_to_their_frame(db: DuckDBAPI) -> None:
     frame = {user[f"r{i}"] for i in range(len(CONTENTS))}
     assert len(frame) == 1 and None not in frame
     examples = {r["template_id"]: r for r in db.query("SELECT * FROM templates WHERE kind = 'user'").to_pylist()}
-    assert examples[frame.pop()]["example_masked"] == "write code for this: <*>"
+    frame_id = frame.pop()
+    assert examples[frame_id]["example_masked"] == "write code for this: <*>"
+    assert examples[frame_id]["framed"] is True  # a wrapper around varying content
     n = len(CONTENTS)
     assert user[f"r{n}"] == user[f"r{n + 1}"] is not None  # differ only in a masked number
+    assert examples[user[f"r{n}"]]["framed"] is False  # one recurring prompt: content, not a wrapper
     assert user[f"r{n + 2}"] is None and user[f"r{n + 3}"] is None  # one-off prompts fit no template
 
 
@@ -143,6 +146,7 @@ def test_template_counts_and_signature(db: DuckDBAPI) -> None:
     table = {r["kind"]: r for r in db.query("SELECT * FROM templates").to_pylist()}
     assert (table["system"]["accounts"], table["system"]["requests"]) == (4, 20)
     assert (table["user"]["accounts"], table["user"]["requests"]) == (4, 20)
+    assert table["system"]["framed"] is False
     signature = table["system"]["signature"]
     assert len(signature) == 4 * SIGNATURE_PERM
     assert ANALYST.split()[3].encode() not in signature  # an indicator, not the prompt

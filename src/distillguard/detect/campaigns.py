@@ -82,15 +82,17 @@ GROUP BY f.account_id
 # measures wording, not what is harvested. Within a cell (one wording) it stays: there it shows mixed-in traffic.
 WORDING_CLASSES = frozenset({"general_chat"})
 
-# Keys one account holds; a key ties cells when (almost) only flagged accounts hold it.
+# Keys one account holds; a key ties cells when (almost) only flagged accounts hold it. A user template ties
+# only as a frame (an operator's wrapper around varying tasks): an unframed one is one recurring prompt, often a
+# public task set's question that any two harvesters (and some customers) send, so it says nothing of who runs them.
 KEYS_SQL = """
 SELECT DISTINCT 'client fingerprint' AS kind, user_agent || ' | ' || tls_fingerprint AS key, account_id
 FROM events WHERE user_agent IS NOT NULL AND tls_fingerprint IS NOT NULL
 UNION ALL SELECT DISTINCT 'address prefix', ip_prefix, account_id FROM events WHERE ip_prefix IS NOT NULL
 UNION ALL SELECT DISTINCT 'system template', system_template::VARCHAR, account_id
 FROM request_templates WHERE system_template IS NOT NULL
-UNION ALL SELECT DISTINCT 'user template', user_template::VARCHAR, account_id
-FROM request_templates WHERE user_template IS NOT NULL
+UNION ALL SELECT DISTINCT 'user template', r.user_template::VARCHAR, r.account_id
+FROM request_templates r JOIN templates t ON t.template_id = r.user_template WHERE t.framed
 UNION ALL SELECT DISTINCT 'payment fingerprint', payment_fingerprint, account_id
 FROM accounts WHERE payment_fingerprint IS NOT NULL
 """

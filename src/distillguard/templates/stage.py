@@ -10,10 +10,11 @@ Writes:
 - `request_templates(request_id, account_id, system_template, user_template)`: NULL where a request has no
   system prompt, or its first user message fits no template (a one-off prompt with no recurring frame and
   no near-duplicate: most ordinary prompts).
-- `templates(template_id, kind, accounts, requests, example_masked, signature)`: one row per template in
-  use. `signature` is a rensa `RMinHash` (`SIGNATURE_PERM` permutations, seed `SIGNATURE_SEED`) of the word
+- `templates(template_id, kind, accounts, requests, example_masked, signature, framed)`: one row per template
+  in use. `signature` is a rensa `RMinHash` (`SIGNATURE_PERM` permutations, seed `SIGNATURE_SEED`) of the word
   bigrams of the template text, little-endian uint32s: shareable as an indicator, since it holds no prompt
-  text and another party can compute the same from its own masked prompts.
+  text and another party can compute the same from its own masked prompts. `framed` is true for a user
+  template that wraps a content slot (`<*>`), false for one recurring whole prompt and for system prompts.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def label_templates(db: DatabaseAPI, config: TemplateConfig | None = None) -> No
           UNION ALL
           SELECT user_template, account_id, count(*) FROM request_templates
           WHERE user_template IS NOT NULL GROUP BY ALL)
-        SELECT m.template_id, m.kind, count(*) AS accounts, sum(p.n)::BIGINT AS requests, m.example_masked, m.signature
+        SELECT m.template_id, m.kind, count(*) AS accounts, sum(p.n)::BIGINT AS requests, m.example_masked, m.signature,
+               coalesce(m.framed, false) AS framed
         FROM _tpl_meta m JOIN per_account p USING (template_id)
         GROUP BY ALL""")
     db.unregister("_tpl_meta")
@@ -203,14 +205,14 @@ def _cluster(db: DatabaseAPI, source: str, kind: str, config: TemplateConfig) ->
     db.execute(f"""
         CREATE OR REPLACE TEMP TABLE _tpl_{kind}_map AS
         WITH clusters AS (
-          SELECT l.rep, {prefix} || left(md5(any_value(r.tpl)), 16) AS template_id
+          SELECT l.rep, {prefix} || left(md5(any_value(r.tpl)), 16) AS template_id, bool_or(d.framed) AS framed
           FROM _tpl_labels l JOIN _tpl_docs d USING (doc) JOIN _tpl_docs r ON r.doc = l.rep
           GROUP BY l.rep HAVING {valid})
-        SELECT s.text_key, c.template_id, c.rep
+        SELECT s.text_key, c.template_id, c.rep, c.framed
         FROM {source} s JOIN _tpl_docs d USING (tpl) JOIN _tpl_labels l USING (doc) JOIN clusters c USING (rep)""")
     db.unregister("_tpl_labels")
     reps = db.query(f"""
-        SELECT DISTINCT m.template_id, d.tpl, {shingles_sql("d.words", "d.tpl")} AS shingles
+        SELECT DISTINCT m.template_id, m.framed, d.tpl, {shingles_sql("d.words", "d.tpl")} AS shingles
         FROM _tpl_{kind}_map m JOIN _tpl_docs d ON d.doc = m.rep ORDER BY m.template_id""")
     shared = RMinHash.digest_matrix_from_token_sets(reps.column("shingles").to_pylist(), SIGNATURE_PERM, SIGNATURE_SEED)
     digests = np.array(shared.to_rows(), dtype="<u4").reshape(reps.num_rows, SIGNATURE_PERM)
@@ -220,5 +222,6 @@ def _cluster(db: DatabaseAPI, source: str, kind: str, config: TemplateConfig) ->
             "kind": pa.array([kind] * reps.num_rows, pa.string()),
             "example_masked": pa.array([t[:EXAMPLE_CHARS] for t in reps.column("tpl").to_pylist()], pa.string()),
             "signature": pa.array([row.tobytes() for row in digests], pa.binary()),
+            "framed": reps.column("framed").cast(pa.bool_()),
         }
     )
