@@ -24,7 +24,9 @@ from distillguard.signals.registry import load
 from distillguard.simulate import simulate
 from distillguard.store.ingest import ingest
 
-TRAIN_SCENARIOS = ("standard", "evasive", "ablation", "benign-only", "large-orgs")
+# standard+bare_tasks: harvests that ask for no written-out reasoning, so the scorer cannot rest on
+# chain-of-thought share alone (docs/quality.md).
+TRAIN_SCENARIOS = ("standard", "evasive", "ablation", "benign-only", "large-orgs", "standard+bare_tasks")
 
 
 def training_matrix(scenario: str, scale: float, seed: int, work: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -105,11 +105,15 @@ class UniquePromptRatio(_SqlAccountSignal):
     family = "behaviour"
     description = "distinct first user messages per request: a harvest rarely repeats a prompt"
     threshold = 0.95
+    # Every account, however light: a person's few prompts are as distinct as a harvest's. With a minimum
+    # count, a light account read as 0 ("repeats everything") and the ratio became a proxy for volume,
+    # which flagged ordinary people with a few dozen requests (docs/quality.md, "Harvests that do not ask
+    # for reasoning").
     sql = """
         SELECT account_id, count(DISTINCT hash(first_user_message)) / count(*) AS value, []::VARCHAR[] AS evidence,
                count(DISTINCT hash(first_user_message)) || ' distinct prompts in ' || count(*) || ' requests'
                  AS detail
-        FROM events WHERE first_user_message IS NOT NULL GROUP BY account_id HAVING count(*) >= 20"""
+        FROM events WHERE first_user_message IS NOT NULL GROUP BY account_id"""
 
 
 @register
