@@ -163,3 +163,20 @@ def test_bare_tasks_send_the_tasks_without_system_prompts_or_wrappers(base: Run,
     assert total and with_system == 0
     # and it is not part of `evasive`, which the shipped scorer trains on
     assert "bare_tasks" not in SCENARIOS["evasive"].evasion.knobs
+
+
+def _distinct_task_share(run: Run) -> float:
+    """Distinct first user messages per harvest request, over all campaign accounts."""
+    rows = run.campaign_rows(harvest_only=True)
+    texts = set()
+    for i in rows:
+        first = next(m for m in run.body(i)["messages"] if m["role"] == "user")["content"]
+        texts.add(first if isinstance(first, str) else repr(first))
+    return len(texts) / len(rows)
+
+
+def test_resampled_tasks_send_each_task_several_times(base: Run, runs: Runs) -> None:
+    before = _distinct_task_share(base)
+    after = _distinct_task_share(knob(runs, "resampled_tasks"))
+    assert after < 0.8 * before, (before, after)  # 0.86 -> 0.65 at this scale: a quarter of each pool
+    assert "resampled_tasks" not in SCENARIOS["evasive"].evasion.knobs

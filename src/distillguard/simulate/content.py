@@ -404,12 +404,15 @@ def choose(
     fam_sys: np.ndarray,
     fam_wrap: np.ndarray,
     fixed_max_tokens: np.ndarray,
+    task_share: np.ndarray | None = None,
 ) -> Content:
     """Content for n requests.
 
     ``kind_cum`` is each request's cumulative kind mixture (n, len(KINDS)); ``fam_sys``/``fam_wrap`` (n,
     families) give the system prompt and wrapper a campaign account uses per family (-1: not fixed, draw one
-    as an ordinary user would); ``fixed_max_tokens`` (n,) overrides the kind's max_tokens when > 0.
+    as an ordinary user would); ``fixed_max_tokens`` (n,) overrides the kind's max_tokens when > 0;
+    ``task_share`` (n,), when given, is the share of each prompt pool a request draws its task from (below 1:
+    the same tasks come back, as when a harvester samples several answers per task).
     """
     n = len(kind_cum)
     kind = (kind_cum < rng.random(n)[:, None]).sum(axis=1).clip(0, len(KINDS) - 1).astype(np.int32)
@@ -435,7 +438,7 @@ def choose(
             continue
         m = len(rows)
         fam = np.full(m, FAMILY_INDEX[spec.family]) if spec.family else rng.integers(0, len(FAMILY_INDEX), m)
-        c.user[rows] = _from_pools(rng, tables, spec.pools, m)
+        c.user[rows] = _from_pools(rng, tables, spec.pools, m, None if task_share is None else task_share[rows])
         c.sys[rows] = _systems(rng, tables, spec, fam, fam_sys[rows], m)
         if spec.wrap == "family":
             fixed = fam_wrap[rows, fam]
@@ -471,15 +474,26 @@ def _pick_rows(rng: np.random.Generator, options: np.ndarray, row: np.ndarray) -
     return options[row, rng.integers(0, options.shape[1], len(row))]
 
 
-def _from_pools(rng: np.random.Generator, tables: Tables, pools: tuple[tuple[str, float], ...], m: int) -> np.ndarray:
-    """A prompt per request: pool by the kind's weights, corpus by the pool's weights, prompt uniformly."""
+def _from_pools(
+    rng: np.random.Generator,
+    tables: Tables,
+    pools: tuple[tuple[str, float], ...],
+    m: int,
+    share: np.ndarray | None = None,
+) -> np.ndarray:
+    """A prompt per request: pool by the kind's weights, corpus by the pool's weights, prompt uniformly (from
+    the first ``share`` of the corpus where given; the random draws are the same either way, so worlds
+    without the knob are unchanged)."""
     parts = [(idx, w * cw) for name, w in pools for idx, cw in tables.pools[name]]
     p = np.array([w for _, w in parts], dtype=float)
     which = rng.choice(len(parts), m, p=p / p.sum())
     out = np.zeros(m, dtype=np.int32)
     for i, (idx, _) in enumerate(parts):
         sel = which == i
-        out[sel] = idx[rng.integers(0, len(idx), int(sel.sum()))]
+        pick = rng.integers(0, len(idx), int(sel.sum()))
+        if share is not None:
+            pick %= np.maximum(1, (len(idx) * share[sel]).astype(np.int64))
+        out[sel] = idx[pick]
     return out
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from distillguard.simulate import content, network
 from distillguard.simulate.rand import hash_keys, hex_bytes, unit
+from distillguard.simulate.scenarios import ALL_KNOBS
 from distillguard.simulate.world import (
     ADOPT_ENTHUSIAST,
     ADOPT_EVAL,
@@ -37,6 +38,8 @@ NEW_MODEL = 3
 DAY_MS = 86_400_000
 CELL_POOL, CELL_EPOCH_MS = 24, 3 * DAY_MS
 HYDRA_POOL, HYDRA_EPOCH_MS = 4_000, 2 * DAY_MS
+RESAMPLED_BIT = ALL_KNOBS.index("resampled_tasks")
+RESAMPLED_SHARE = 0.25  # "resampled_tasks": tasks from a quarter of each pool, so each comes back ~4 times
 ROTATE_MS = 4 * 3_600_000  # a rotating residential proxy keeps one exit for up to four hours
 MOBILE_POOL = 4_096
 _ROTATE_STRIDE = 0x9E3779B1  # odd, so k -> k * stride mod 2**26 is a bijection of the residential space
@@ -81,7 +84,9 @@ def build_rows(
     if has.any():
         fam_sys[has] = acc.fam_sys[rank[has]]
         fam_wrap[has] = acc.fam_wrap[rank[has]]
-    body = content.choose(rng, tables, acc.kind_cum[block.profile], fam_sys, fam_wrap, c["fixed_mt"][a])
+    resampled = (c["knobs"][a] >> RESAMPLED_BIT) & 1 == 1
+    share = np.where(resampled, RESAMPLED_SHARE, 1.0) if resampled.any() else None
+    body = content.choose(rng, tables, acc.kind_cum[block.profile], fam_sys, fam_wrap, c["fixed_mt"][a], share)
 
     u = rng.random((6, n))
     client = np.where(u[0] < c["p_client2"][a], c["client2"][a], c["client1"][a])

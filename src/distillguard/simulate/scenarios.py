@@ -30,6 +30,7 @@ KNOBS = (
 # one here leaves every existing scenario, and the scorer's training data, as they were.
 EXTRA_KNOBS = (
     "bare_tasks",  # the tasks alone: no system prompt, no wrapper, so nothing asks for written-out reasoning
+    "resampled_tasks",  # each task sent ~4 times (several answers per task, for rejection sampling)
 )
 ALL_KNOBS = (*KNOBS, *EXTRA_KNOBS)  # bit order of an account's knobs in the simulated world
 
