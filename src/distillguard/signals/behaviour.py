@@ -103,19 +103,14 @@ class MaxTokensHabit(_SqlAccountSignal):
 class UniquePromptRatio(_SqlAccountSignal):
     name = "unique_prompt_ratio"
     family = "behaviour"
-    description = "distinct first user messages per request, floored at 0.9: many distinct tasks is a harvest's shape"
+    description = "distinct first user messages per request: a harvest rarely repeats a prompt"
     threshold = 0.95
     # Every account, however light: a person's few prompts are as distinct as a harvest's. With a minimum
     # count, a light account read as 0 ("repeats everything") and the ratio became a proxy for volume,
-    # which flagged ordinary people with a few dozen requests.
-    # Floored: repeating prompts is no evidence of innocence. A harvester that asks each task several times
-    # (several answers per task, for rejection sampling) would otherwise buy its way out with the ratio;
-    # unfloored, bare tasks sent ~4 times each were not flagged at all (docs/quality.md, "Harvests that do
-    # not ask for reasoning"). 0.9 is about where harvesting accounts sit in the training runs.
-    floor = 0.9
-    sql = f"""
-        SELECT account_id, greatest({floor}, count(DISTINCT hash(first_user_message)) / count(*)) AS value,
-               []::VARCHAR[] AS evidence,
+    # which flagged ordinary people with a few dozen requests (docs/quality.md, "Harvests that do not ask
+    # for reasoning").
+    sql = """
+        SELECT account_id, count(DISTINCT hash(first_user_message)) / count(*) AS value, []::VARCHAR[] AS evidence,
                count(DISTINCT hash(first_user_message)) || ' distinct prompts in ' || count(*) || ' requests'
                  AS detail
         FROM events WHERE first_user_message IS NOT NULL GROUP BY account_id"""
