@@ -167,6 +167,9 @@ SCENARIOS: dict[str, Scenario] = {
     "benign-only": Scenario("benign-only", _BENIGN, _HARD_NEGATIVES, ()),
     "article": Scenario("article", _BENIGN, _HARD_NEGATIVES, _ARTICLE_CAMPAIGNS),
     "large-orgs": Scenario("large-orgs", _BENIGN, _HARD_NEGATIVES, (), hard_negative_scale=0.25),
+    # The legitimate heavy users at full size (forty evaluation-company seats at ~30k requests each) beside a
+    # small benign population, at a small run's cost: the article-scale hard negatives, for training and checks.
+    "large-orgs-xl": Scenario("large-orgs-xl", _BENIGN, _HARD_NEGATIVES, (), hard_negative_scale=1.0),
     "twin-competitors": Scenario("twin-competitors", _BENIGN, _HARD_NEGATIVES, _TWIN_CAMPAIGNS),
     "ablation": Scenario(
         "ablation",
