@@ -25,8 +25,18 @@ from distillguard.simulate import simulate
 from distillguard.store.ingest import ingest
 
 # standard+bare_tasks: harvests that ask for no written-out reasoning, so the scorer cannot rest on
-# chain-of-thought share alone (docs/quality.md).
-TRAIN_SCENARIOS = ("standard", "evasive", "ablation", "benign-only", "large-orgs", "standard+bare_tasks")
+# chain-of-thought share alone. large-orgs-xl: evaluation companies and agent platforms at full size, which
+# repeat their prompts as a resampling harvester does, so that repetition need not vouch for them
+# (docs/quality.md, "Harvests that do not ask for reasoning").
+TRAIN_SCENARIOS = (
+    "standard",
+    "evasive",
+    "ablation",
+    "benign-only",
+    "large-orgs",
+    "large-orgs-xl",
+    "standard+bare_tasks",
+)
 
 
 def training_matrix(scenario: str, scale: float, seed: int, work: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -60,10 +60,19 @@ def test_new_model_pivot_measures_the_share_moved_in_the_first_day(store) -> Non
 
 def test_unique_prompt_ratio_reads_a_light_account_as_it_is_not_as_repetitive(store) -> None:  # noqa: ANN001
     """A person with a handful of distinct prompts gets their real ratio (1.0), never the absent value 0 that
-    made the ratio stand for volume; an app sending three prompts over and over gets a low one."""
+    made the ratio stand for volume; an app sending three prompts over and over gets the floor, not less."""
     person = [event("person", n, first_user_message=f"question number {n}") for n in range(5)]
     app = [event("app", n, first_user_message=f"fixed prompt {n % 3}") for n in range(60)]
     rows = {r["account_id"]: r for r in UniquePromptRatio().compute(store(person + app)).to_pylist()}
     assert rows["person"]["value"] == 1.0
     assert rows["person"]["detail"] == "5 distinct prompts in 5 requests"
-    assert rows["app"]["value"] == 3 / 60
+    assert rows["app"]["value"] == UniquePromptRatio.floor  # repeating is no evidence of innocence
+    assert rows["app"]["detail"] == "3 distinct prompts in 60 requests"
+
+
+def test_max_tokens_habit_reads_a_light_account_too(store) -> None:  # noqa: ANN001
+    """Three requests with an SDK's max_tokens=4096 are that habit, not the absent value a minimum count gave."""
+    light = [event("light", n, max_tokens=4096) for n in range(3)]
+    rows = {r["account_id"]: r for r in MaxTokensHabit().compute(store(light)).to_pylist()}
+    assert rows["light"]["value"] == 1.0
+    assert rows["light"]["detail"] == "max_tokens=4096 in 3 of 3 requests"

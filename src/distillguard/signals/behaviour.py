@@ -88,6 +88,9 @@ class MaxTokensHabit(_SqlAccountSignal):
     family = "behaviour"
     description = "share of requests using the account's most common max_tokens, when that value is large"
     threshold = 0.95
+    # Every account, however light (as unique_prompt_ratio): a person whose SDK sends max_tokens=4096 has the
+    # habit from the first request. With a 20-request minimum it read as "has 20 requests", and the scorer's
+    # most confident false positives were ordinary accounts just past that count.
     sql = """
         WITH counts AS (
           SELECT account_id, max_tokens, count(*) AS n, sum(count(*)) OVER (PARTITION BY account_id) AS total
@@ -96,21 +99,28 @@ class MaxTokensHabit(_SqlAccountSignal):
         SELECT account_id, arg_max(n, n) / any_value(total) AS value, []::VARCHAR[] AS evidence,
                'max_tokens=' || arg_max(max_tokens, n) || ' in ' || max(n) || ' of ' || any_value(total)
                  || ' requests' AS detail
-        FROM counts GROUP BY account_id HAVING any_value(total) >= 20 AND arg_max(max_tokens, n) >= 4096"""
+        FROM counts GROUP BY account_id HAVING arg_max(max_tokens, n) >= 4096"""
 
 
 @register
 class UniquePromptRatio(_SqlAccountSignal):
     name = "unique_prompt_ratio"
     family = "behaviour"
-    description = "distinct first user messages per request: a harvest rarely repeats a prompt"
+    description = "distinct first user messages per request, floored at 0.9: many distinct tasks is a harvest's shape"
     threshold = 0.95
     # Every account, however light: a person's few prompts are as distinct as a harvest's. With a minimum
     # count, a light account read as 0 ("repeats everything") and the ratio became a proxy for volume,
-    # which flagged ordinary people with a few dozen requests (docs/quality.md, "Harvests that do not ask
-    # for reasoning").
-    sql = """
-        SELECT account_id, count(DISTINCT hash(first_user_message)) / count(*) AS value, []::VARCHAR[] AS evidence,
+    # which flagged ordinary people with a few dozen requests.
+    # Floored: repeating prompts is no evidence of innocence. A harvester that asks each task several times
+    # (several answers per task, for rejection sampling) would otherwise buy its way out with the ratio;
+    # unfloored, bare tasks sent ~4 times each were not flagged at all. Evaluation companies repeat their
+    # benchmarks too, so the scorer trains on them at full size (`large-orgs-xl`) to learn what else sets
+    # them apart (docs/quality.md, "Harvests that do not ask for reasoning"). 0.9 is about where
+    # harvesting accounts sit in the training runs.
+    floor = 0.9
+    sql = f"""
+        SELECT account_id, greatest({floor}, count(DISTINCT hash(first_user_message)) / count(*)) AS value,
+               []::VARCHAR[] AS evidence,
                count(DISTINCT hash(first_user_message)) || ' distinct prompts in ' || count(*) || ' requests'
                  AS detail
         FROM events WHERE first_user_message IS NOT NULL GROUP BY account_id"""
