@@ -93,7 +93,7 @@ def label_templates(db: DatabaseAPI, config: TemplateConfig | None = None) -> No
           SELECT user_template, account_id, count(*) FROM request_templates
           WHERE user_template IS NOT NULL GROUP BY ALL)
         SELECT m.template_id, m.kind, count(*) AS accounts, sum(p.n)::BIGINT AS requests, m.example_masked, m.signature,
-               coalesce(m.framed, false) AS framed
+               m.framed
         FROM _tpl_meta m JOIN per_account p USING (template_id)
         GROUP BY ALL""")
     db.unregister("_tpl_meta")
